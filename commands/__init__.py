@@ -1,0 +1,1 @@
+"""One module per user command, the click group, and text/JSON rendering."""

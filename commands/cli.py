@@ -1,0 +1,59 @@
+"""The ``dumpkit`` click group: command registry and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import List, Optional
+
+import click
+
+from toolkit import __version__
+from toolkit.errors import DumpkitError
+
+# (command name, module under commands/, attribute): imported lazily so `dumpkit --help` and
+# each command load only what they need.
+COMMANDS = [
+    ("info", "commands.info", "info"),
+    ("debugdir", "commands.debugdir", "debugdir"),
+]
+
+
+class DumpkitGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> List[str]:
+        return [name for name, _, _ in COMMANDS]
+
+    def get_command(self, ctx: click.Context, name: str) -> Optional[click.Command]:
+        for cmd_name, module, attr in COMMANDS:
+            if cmd_name == name:
+                return getattr(importlib.import_module(module), attr)
+        return None
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except DumpkitError as exc:
+            _fail(type(exc).__name__, str(exc))
+        except (OSError, MemoryError) as exc:
+            _fail(type(exc).__name__, _os_message(exc))
+
+
+def _os_message(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.strerror}: {exc.filename}"
+    return str(exc) or type(exc).__name__
+
+
+def _fail(name: str, message: str) -> None:
+    click.echo(f"{name}: {' '.join(message.split())}", err=True)
+    sys.exit(2)
+
+
+@click.group(cls=DumpkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="dumpkit")
+def cli() -> None:
+    """Analyse Windows crash dumps, PE images and traces like a debugger extension."""
+
+
+def main(argv: Optional[List[str]] = None) -> None:
+    cli.main(args=argv, prog_name="dumpkit")

@@ -1,0 +1,27 @@
+"""Options and the target opener every command shares.
+
+Commands never open files themselves: they ask ``load_target`` so that the WinDbg front end can
+hand in the debugger's current target instead of a dump path.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional
+
+import click
+
+from toolkit.target import Target
+
+json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+
+
+def load_target(ctx: click.Context, path: Optional[str]) -> Target:
+    """The target to analyse: the debugger's (when a front end put one in ctx.obj) or PATH's."""
+    factory: Optional[Callable[[], Target]] = (ctx.obj or {}).get("target_factory") \
+        if isinstance(ctx.obj, dict) else None
+    if factory is not None and path is None:
+        return factory()
+    if path is None:
+        raise click.UsageError("a dump file is required")
+    from toolkit.open import open_target
+    return open_target(path)

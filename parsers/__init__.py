@@ -1,0 +1,4 @@
+"""Declarative binary layouts (construct): they know bytes, nothing else.
+
+Every structure parses and builds; no I/O, no policy.
+"""
