@@ -27,7 +27,7 @@ CV_INFO_PDB20 = Struct(
     "Offset" / Int32ul,                  # +0x04 always 0 for a separate PDB
     "Signature" / Int32ul,               # +0x08 time_t-like PDB signature
     "Age" / Int32ul,                     # +0x0C
-    "PdbFileName" / CString("latin1"),   # +0x10
+    "PdbFileName" / CString("utf8"),     # +0x10 (ANSI code page in practice; see parse_codeview)
 )
 
 
