@@ -1,0 +1,61 @@
+"""Address -> module, for one address (bisect) or a million (numpy searchsorted).
+
+Modules are sorted by base once; an address belongs to the module with the greatest base not
+above it, if it lies below that module's end. Overlapping modules (a broken dump or a trace that
+recorded a reload without an unload) keep the later-listed one out rather than guessing.
+"""
+
+from __future__ import annotations
+
+import bisect
+from typing import List, Optional, Sequence
+
+import numpy as np
+
+from toolkit.target import Module
+
+
+class ModuleIndex:
+    """Modules sorted by base; ``find`` for one address, ``find_many`` for an array."""
+
+    def __init__(self, modules: Sequence[Module]) -> None:
+        ordered: List[Module] = []
+        for module in sorted(modules, key=lambda m: (m.base, -m.size)):
+            if ordered and module.base < ordered[-1].end:
+                continue                              # overlaps its predecessor: ignored
+            ordered.append(module)
+        self.modules: List[Module] = ordered
+        self._bases = [m.base for m in ordered]
+        self.bases = np.array(self._bases, dtype=np.uint64)
+        self.ends = np.array([m.end for m in ordered], dtype=np.uint64)
+
+    def __len__(self) -> int:
+        return len(self.modules)
+
+    def find(self, address: int) -> Optional[Module]:
+        i = bisect.bisect_right(self._bases, address) - 1
+        if i >= 0 and address < self.modules[i].end:
+            return self.modules[i]
+        return None
+
+    def find_many(self, addresses: np.ndarray) -> np.ndarray:
+        """Index into ``self.modules`` for each address, -1 where no module contains it."""
+        addrs = np.asarray(addresses, dtype=np.uint64)
+        idx = np.searchsorted(self.bases, addrs, side="right").astype(np.int64) - 1
+        if not len(self.modules):
+            return np.full(addrs.shape, -1, dtype=np.int64)
+        safe = np.maximum(idx, 0)
+        inside = (idx >= 0) & (addrs < self.ends[safe])
+        return np.where(inside, idx, -1)
+
+    def by_name(self, name: str) -> Optional[Module]:
+        """The module named ``name`` (file name, case-insensitive, extension optional)."""
+        wanted = name.lower()
+        for module in self.modules:
+            file_name = module.name.lower()
+            if wanted in (file_name, file_name.rsplit(".", 1)[0]):
+                return module
+        return None
+
+
+__all__ = ["ModuleIndex"]

@@ -1,0 +1,358 @@
+"""Per-module symbols: find the file, check its id, load it through ``symbolic``, cache a SymCache.
+
+This is dbghelp's SymLoadModuleEx + SymFromAddr: given a module's identity (from a minidump, a
+PE, or a trace's stored debug blob) pick the symbol file on the symbol path, refuse it if its
+debug id differs (unless ``allow_mismatch``, then every answer is marked ``mismatched``), and
+answer addresses. The order of preference is: matching PDB, matching Breakpad ``.sym``, the image
+itself (exports only), nothing. A module known only by name (``app.exe+0x1234``) gets its debug
+id from the binary of that name found on the symbol path.
+
+Derived files live in ``<cache>/symcache/``: ``<DEBUGID>-<kind>.symc`` (symbolic's SymCache) and
+``.npz`` (the flat function table, see function_table.py), so a second run over the same ids
+neither opens the PDB nor walks the SymCache again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
+
+from toolkit.debug_id import DebugId
+from toolkit.errors import DumpkitError
+from toolkit.symbols.cache import atomic_writer
+from toolkit.symbols.function_table import FunctionTable
+from toolkit.symbols.location import InlineFrame, Location, SymbolStatus
+from toolkit.target import Module, Problem
+
+
+class SymbolEngineUnavailable(DumpkitError):
+    """``symbolic`` cannot be imported (it ships no Windows wheels)."""
+
+
+def require_symbolic() -> Any:
+    """Import ``symbolic`` lazily, or explain in one line why PDB symbolication cannot run here."""
+    try:
+        import symbolic
+        from symbolic.debuginfo import Archive  # noqa: F401 - the part we need must import too
+    except ImportError as exc:
+        raise SymbolEngineUnavailable(
+            "PDB symbolication needs the debugger engine (WinDbg/pykd) or a non-Windows host: "
+            f"the 'symbolic' package is not available here ({exc})") from None
+    return symbolic
+
+
+class LocatedFileLike(Protocol):
+    path: Path
+    kind: str
+    source: str
+    verified: bool
+
+
+class Locator(Protocol):
+    """What the resolver asks of a symbol path (toolkit.symbols.locator.SymbolLocator)."""
+
+    def find_debug_file(self, pdb_name: str, debug_id: DebugId, kinds: Sequence[str] = ...,
+                        *, allow_mismatch: bool = ...) -> Optional[LocatedFileLike]: ...
+
+    def find_code_file(self, name: str, code_id: str, *,
+                       allow_mismatch: bool = ...) -> Optional[LocatedFileLike]: ...
+
+    def find_by_name(self, name: str) -> List[LocatedFileLike]: ...
+
+
+@dataclass
+class ModuleSymbols:
+    """What was found for one module; ``symcache``/``table`` are None when status is missing."""
+
+    module: Module
+    status: SymbolStatus
+    reason: Optional[str] = None
+    source: Optional[Path] = None            # the symbol file (or cached SymCache) used
+    kind: Optional[str] = None               # "pdb" | "sym" | "pe"
+    symcache: Any = field(default=None, repr=False)
+    table: Optional[FunctionTable] = field(default=None, repr=False)
+
+    @property
+    def has_symbols(self) -> bool:
+        return self.symcache is not None
+
+
+@dataclass(frozen=True)
+class ImageIdentity:
+    debug_id: Optional[DebugId]
+    pdb_name: Optional[str]
+    code_id: Optional[str]
+
+
+def identity_of_image(path: Path) -> ImageIdentity:
+    """Debug id and PDB name from a PE's CodeView record, code id from its headers."""
+    import pefile
+
+    from parsers.codeview import parse_codeview
+    try:
+        pe = pefile.PE(str(path), fast_load=True)
+        pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
+    except Exception:  # pefile raises PEFormatError and assorted others on bad input
+        return ImageIdentity(None, None, None)
+    try:
+        cid = f"{pe.FILE_HEADER.TimeDateStamp:08X}{pe.OPTIONAL_HEADER.SizeOfImage:x}"
+        for entry in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []):
+            if entry.struct.Type == 2 and entry.struct.SizeOfData:
+                start = entry.struct.PointerToRawData
+                info = parse_codeview(pe.__data__[start:start + entry.struct.SizeOfData])
+                if info.debug_id is not None:
+                    return ImageIdentity(info.debug_id, info.pdb_name, cid)
+        return ImageIdentity(None, None, cid)
+    finally:
+        pe.close()
+
+
+class Resolver:
+    """Loads symbols per module on first use and answers single lookups (with inline frames)."""
+
+    def __init__(self, locator: Optional[Locator], cache_dir: Optional[Path] = None, *,
+                 allow_mismatch: bool = False) -> None:
+        self.locator = locator
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        self.allow_mismatch = allow_mismatch
+        self.problems: List[Problem] = []
+        self._loaded: Dict[Tuple[Any, ...], ModuleSymbols] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_symbol_path(cls, text: Optional[str], *, allow_mismatch: bool = False,
+                         cache_dir: Optional[Path] = None) -> "Resolver":
+        """Resolver over ``--symbol-path`` (or ``_NT_SYMBOL_PATH`` when None)."""
+        from toolkit.symbols.locator import SymbolLocator
+        from toolkit.symbols.symbol_path import SymbolPath, default_cache_dir
+
+        path = SymbolPath.from_env_or(text)
+        locator = SymbolLocator(path)
+        return cls(locator, cache_dir if cache_dir is not None else default_cache_dir(),
+                   allow_mismatch=allow_mismatch)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def prefetch(self, modules: Sequence[Module]) -> None:
+        """Ask the locator for every module's debug file at once (parallel downloads)."""
+        prefetch = getattr(self.locator, "prefetch", None)
+        if prefetch is None:
+            return
+        from toolkit.symbols.locator import DebugFileRequest
+
+        wanted = [DebugFileRequest(m.pdb_name or _guess_pdb(m), m.debug_id) for m in modules
+                  if m.debug_id is not None
+                  and not any(self._cache_path(m, k, m.debug_id) is not None
+                              and self._cache_path(m, k, m.debug_id).is_file()  # type: ignore
+                              for k in ("pdb", "sym"))]
+        if wanted:
+            prefetch(wanted)
+
+    def symbols_for(self, module: Module) -> ModuleSymbols:
+        """Symbols for ``module``, loaded once per identity (debug id, else code id, else name)."""
+        key = (str(module.debug_id) if module.debug_id else None, module.code_id,
+               module.name.lower())
+        with self._lock:
+            found = self._loaded.get(key)
+            if found is None:
+                found = self._load(module)
+                self._loaded[key] = found
+        return found
+
+    def _load(self, module: Module) -> ModuleSymbols:
+        debug_id, pdb_name, code_id = module.debug_id, module.pdb_name, module.code_id
+        image: Optional[Path] = None
+        if debug_id is None and self.locator is not None:
+            image = self._find_image(module)
+            if image is not None:
+                ident = identity_of_image(image)
+                debug_id, pdb_name = ident.debug_id, ident.pdb_name
+                code_id = code_id or ident.code_id
+        reasons: List[str] = []
+        if debug_id is not None:
+            got = self._load_debug_file(module, debug_id, pdb_name or _guess_pdb(module), reasons)
+            if got is not None:
+                return got
+        elif image is None:
+            reasons.append("the module carries no debug id and no binary of that name was found")
+        if image is None and code_id and self.locator is not None:
+            located = self.locator.find_code_file(module.name, code_id)
+            image = located.path if located is not None else None
+        if image is not None:
+            got = self._load_file(module, image, "pe", None, reasons)
+            if got is not None:
+                return got
+        return ModuleSymbols(module, SymbolStatus.MISSING, "; ".join(reasons) or "no symbols found")
+
+    def _find_image(self, module: Module) -> Optional[Path]:
+        assert self.locator is not None
+        if module.code_id:
+            located = self.locator.find_code_file(module.name, module.code_id)
+            if located is not None:
+                return located.path
+        for located in self.locator.find_by_name(module.name):
+            if located.kind == "pe":
+                return located.path
+        return None
+
+    def _load_debug_file(self, module: Module, debug_id: DebugId, pdb_name: str,
+                         reasons: List[str]) -> Optional[ModuleSymbols]:
+        for kind in ("pdb", "sym"):
+            cached = self._open_cached(module, debug_id, kind)
+            if cached is not None:
+                return cached
+        if self.locator is None:
+            reasons.append(f"no symbol path to search for {pdb_name} {debug_id}")
+            return None
+        located = self.locator.find_debug_file(pdb_name, debug_id, kinds=("pdb", "sym"),
+                                               allow_mismatch=self.allow_mismatch)
+        if located is None:
+            reasons.append(f"{pdb_name} with debug id {debug_id} is not on the symbol path")
+            for problem in getattr(self.locator, "problems", [])[-3:]:
+                reasons.append(problem.message)
+            return None
+        return self._load_file(module, located.path, located.kind, debug_id, reasons)
+
+    def _load_file(self, module: Module, path: Path, kind: str, wanted: Optional[DebugId],
+                   reasons: List[str]) -> Optional[ModuleSymbols]:
+        require_symbolic()
+        from symbolic.debuginfo import Archive
+        from toolkit.symbols.verify import debug_ids_of
+
+        status, reason = (SymbolStatus.EXPORT if kind == "pe" else SymbolStatus.EXACT), None
+        if wanted is not None:
+            carried = debug_ids_of(path)
+            if wanted not in carried:
+                have = ", ".join(sorted(str(d) for d in carried)) or "no readable id"
+                why = f"{path.name} has debug id {have}, the module wants {wanted}"
+                if not self.allow_mismatch:
+                    reasons.append(why + " (refused; --allow-mismatch would use it)")
+                    return None
+                status, reason = SymbolStatus.MISMATCHED, why
+        try:
+            obj = next(iter(Archive.open(str(path)).iter_objects()))
+            symcache = obj.make_symcache()
+        except StopIteration:
+            reasons.append(f"{path.name} holds no object symbolic can read")
+            return None
+        except Exception as exc:  # symbolic raises its own hierarchy for unreadable files
+            reasons.append(f"{path.name} is unreadable: {type(exc).__name__}: {exc}")
+            return None
+        cache_path = self._cache_path(module, kind, _id_of(obj.debug_id) or wanted)
+        if cache_path is not None and status is not SymbolStatus.MISMATCHED:
+            symcache = self._persist(symcache, cache_path)
+        table = self._table(symcache, cache_path)
+        if kind == "pe" and table is not None and table.function_count == 0:
+            reasons.append(f"{path.name} (the image) exports no functions")
+            return None
+        return ModuleSymbols(module, status, reason, path, kind, symcache, table)
+
+    # -- derived caches ----------------------------------------------------------------------
+
+    def _cache_path(self, module: Module, kind: str, debug_id: Optional[DebugId]) -> Optional[Path]:
+        if self.cache_dir is None:
+            return None
+        if kind == "pe":
+            if not module.code_id:
+                return None
+            tag = hashlib.sha1(module.name.lower().encode("utf-8")).hexdigest()[:8]
+            return self.cache_dir / "symcache" / f"pe-{module.code_id}-{tag}.symc"
+        if debug_id is None:
+            return None
+        return self.cache_dir / "symcache" / f"{debug_id.breakpad}-{kind}.symc"
+
+    def _open_cached(self, module: Module, debug_id: DebugId, kind: str) -> Optional[ModuleSymbols]:
+        path = self._cache_path(module, kind, debug_id)
+        if path is None or not path.is_file():
+            return None
+        symbolic = require_symbolic()
+        try:
+            symcache = symbolic.SymCache.open(str(path))
+            if not symcache.is_latest_version or _id_of(symcache.debug_id) != debug_id:
+                return None
+        except Exception:  # a torn or foreign file: rebuild from the symbol file
+            return None
+        return ModuleSymbols(module, SymbolStatus.EXACT, None, path, kind, symcache,
+                             self._table(symcache, path))
+
+    def _persist(self, symcache: Any, path: Path) -> Any:
+        """Write the SymCache atomically and reopen it memory-mapped from disk."""
+        symbolic = require_symbolic()
+        try:
+            with atomic_writer(path) as fh:
+                symcache.dump_into(fh)
+            return symbolic.SymCache.open(str(path))
+        except OSError as exc:
+            self.problems.append(Problem("symcache-write", f"cannot cache {path}: {exc}"))
+            return symcache
+
+    def _table(self, symcache: Any, cache_path: Optional[Path]) -> Optional[FunctionTable]:
+        npz = cache_path.with_suffix(".npz") if cache_path is not None else None
+        if npz is not None and npz.is_file():
+            table = FunctionTable.load(npz)
+            if table is not None:
+                return table
+        try:
+            table = FunctionTable.from_symcache(_symcache_bytes(symcache))
+        except DumpkitError as exc:  # a SymCache version we cannot read: lookups stay per-address
+            self.problems.append(Problem("symcache-format", str(exc)))
+            return None
+        if npz is not None:
+            try:
+                table.save(npz)
+            except OSError as exc:
+                self.problems.append(Problem("symcache-write", f"cannot cache {npz}: {exc}"))
+        return table
+
+    # -- lookups -----------------------------------------------------------------------------
+
+    def lookup(self, module: Module, address: int, *, lines: bool = True,
+               inlines: bool = False) -> Location:
+        """One address in ``module``: outermost function + displacement, line, inline chain."""
+        syms = self.symbols_for(module)
+        rva = address - module.base
+        base = Location(address, module.name, module.base, displacement=rva,
+                        status=syms.status, reason=syms.reason)
+        if not syms.has_symbols or not 0 <= rva <= 0xFFFFFFFF:
+            return base
+        frames = syms.symcache.lookup(rva)
+        if not frames:
+            return base
+        outer = frames[-1]
+        inline_frames: Tuple[InlineFrame, ...] = ()
+        if inlines:
+            inline_frames = tuple(InlineFrame(f.symbol, f.full_path if lines else None,
+                                              (f.line or None) if lines else None)
+                                  for f in frames[:-1])
+        return Location(address, module.name, module.base, outer.symbol, rva - outer.sym_addr,
+                        outer.full_path if lines else None, (outer.line or None) if lines else None,
+                        None, inline_frames, syms.status, syms.reason)
+
+
+def _symcache_bytes(symcache: Any) -> bytes:
+    import io
+
+    buf = io.BytesIO()
+    symcache.dump_into(buf)
+    return buf.getvalue()
+
+
+def _id_of(text: Optional[str]) -> Optional[DebugId]:
+    if not text:
+        return None
+    try:
+        return DebugId.parse(str(text))
+    except ValueError:
+        return None
+
+
+def _guess_pdb(module: Module) -> str:
+    stem = module.name.rsplit(".", 1)[0] if "." in module.name else module.name
+    return stem + ".pdb"
+
+
+__all__ = ["Resolver", "ModuleSymbols", "Locator", "ImageIdentity", "identity_of_image",
+           "require_symbolic", "SymbolEngineUnavailable"]
