@@ -34,6 +34,7 @@ from toolkit.target import MemoryRegion, Problem
 
 MAX_READ_SIZE = 1 << 28       # 256 MiB: larger single reads raise rather than allocate
 MAX_BATCH_BYTES = 1 << 28     # bound on n * size for one read_batch call
+OVERLAP_CHECK_BYTES = 1 << 26 # bytes compared to tell harmless overlaps from conflicting ones
 _U64_MAX = (1 << 64) - 1
 
 
@@ -68,6 +69,7 @@ class MemoryMap:
         self._src = buffer if isinstance(buffer, (bytes, mmap.mmap)) else None
         self.max_read = max_read
         self.problems: List[Problem] = list(problems)
+        self._overlaps: List[Tuple[int, int, int]] = []
         starts, sizes, offsets = _u64(starts), _u64(sizes), _u64(file_offsets)
         if not (len(starts) == len(sizes) == len(offsets)):
             raise ValueError("starts, sizes and file_offsets must have the same length")
@@ -76,6 +78,7 @@ class MemoryMap:
         self._sizes = _readonly(sizes)
         self._offsets = _readonly(offsets)
         self._index_runs()
+        self._check_overlaps()
 
     # ---- construction -------------------------------------------------------------------------
 
@@ -155,13 +158,11 @@ class MemoryMap:
         new_starts = np.maximum(starts, covered)
         clipped = new_starts > starts
         if clipped.any():
-            duplicate = np.zeros_like(clipped)
-            duplicate[1:] = (starts[1:] == starts[:-1]) & (sizes[1:] == sizes[:-1])
-            real = int((clipped & ~duplicate).sum())
-            if real:
-                self.problems.append(Problem(
-                    "memory.overlap", f"{real} memory ranges overlap lower ones; the lower "
-                    "range's bytes are used for the shared addresses"))
+            # shared addresses: [start, min(end, covered)) of each clipped range, its bytes at
+            # its own file offset; checked against the winners once the runs are indexed
+            shared = np.minimum(ends, new_starts) - starts
+            self._overlaps = list(zip(starts[clipped].tolist(), shared[clipped].tolist(),
+                                      offsets[clipped].tolist()))
             keep = new_starts < ends
             offsets = offsets + (new_starts - starts)
             starts, sizes, offsets = new_starts[keep], (ends - new_starts)[keep], offsets[keep]
@@ -183,6 +184,24 @@ class MemoryMap:
                                         _q(self._run_offsets))
         self._region_starts, self._region_sizes = _q(starts), _q(sizes)
         self._np = np.frombuffer(self._mv, dtype=np.uint8)
+
+    def _check_overlaps(self, budget: int = OVERLAP_CHECK_BYTES) -> None:
+        """Overlaps are normal (Breakpad saves the bytes around the faulting IP, which may lie
+        in a saved stack; Wine saves some ranges twice), so only overlaps whose bytes differ
+        from the kept ones are a problem. Comparison stops after ``budget`` bytes."""
+        differ = unchecked = 0
+        for start, n, file_offset in self._overlaps:
+            if n > budget:
+                unchecked += 1
+                continue
+            budget -= n
+            if self.read_partial(start, n) != self._slice(file_offset, n):
+                differ += 1
+        self._overlaps = []
+        if differ or unchecked:
+            self.problems.append(Problem(
+                "memory.overlap", f"{differ + unchecked} memory ranges overlap lower ones with "
+                f"different (or {unchecked} unchecked) bytes; the lower range's bytes are used"))
 
     # ---- the regions --------------------------------------------------------------------------
 
