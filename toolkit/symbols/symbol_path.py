@@ -161,4 +161,4 @@ def _parse_srv(rest: Sequence[str], cache: Path, elements: List[Element],
     _append(elements, LocalStore(_dir(upstream)))
 
 
-__all__ = ["ENV_SYMBOL_PATH", "Element", "HttpServer", "LocalStore", "SymbolPath"]
+__all__ = ["ENV_SYMBOL_PATH", "Element", "HttpServer", "LocalStore", "SymbolPath", "default_cache_dir"]
