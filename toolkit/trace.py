@@ -1,0 +1,291 @@
+"""Trace files: write what a tracer stores (module table + address events), read it back fast.
+
+The layout is parsers/trace.py (documented in docs/trace-format.md). Module records carry the
+MODLOAD_DATA debug blob, so ``TraceModule.to_module()`` yields a ``toolkit.target.Module`` with
+the CodeView debug id and PDB name: symbolizing a trace needs only the trace and a symbol path,
+not the traced binaries. Event blocks are read column-wise with ``numpy.frombuffer`` (a Python
+loop over a million construct records would take seconds); every count is checked against the
+record size first, so a corrupt file cannot make the reader allocate more than the file holds.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO, Iterable, List, Optional, Sequence, Tuple
+
+import numpy as np
+from construct import ConstructError
+
+from parsers.trace import (
+    IMAGE_FILE_MACHINE, TRACE_FILE_HEADER, TRACE_FILE_HEADER_SIZE, TRACE_MAGIC, TRACE_MODULE,
+    TRACE_RECORD, TRACE_RECORD_HEADER, TRACE_RECORD_HEADER_SIZE, TRACE_VERSION,
+)
+from toolkit.errors import CorruptInput, InputError
+from toolkit.target import Module, Problem
+
+_EVENTS_FIXED = 8
+
+
+@dataclass(frozen=True)
+class TraceModule:
+    """One module-table row: where the image was mapped and its stored debug blob."""
+
+    name: str
+    base: int
+    size: int
+    timestamp: int
+    size_of_image: int
+    checksum: int = 0
+    debug_blob: bytes = b""
+
+    def to_module(self) -> Module:
+        """The Target model's Module, with debug id and PDB name decoded from the blob."""
+        from parsers.codeview import parse_codeview
+        from parsers.modload_data import parse_debug_blob
+
+        debug_id = pdb_name = cv = None
+        if self.debug_blob:
+            try:
+                entries = parse_debug_blob(self.debug_blob)
+            except (CorruptInput, ConstructError):
+                entries = []
+            for entry, payload in entries:
+                if str(entry.Type) == "IMAGE_DEBUG_TYPE_CODEVIEW" and payload:
+                    info = parse_codeview(payload)
+                    if info.debug_id is not None:
+                        debug_id, pdb_name, cv = info.debug_id, info.pdb_name, payload
+                        break
+        return Module(self.base, self.size, self.name, self.timestamp, self.checksum,
+                      self.size_of_image, debug_id, pdb_name, cv,
+                      debug_id_source="cv_record" if debug_id else None)
+
+
+@dataclass(frozen=True)
+class TraceEvents:
+    """All events, column-wise. Event i owns ``addresses[offsets[i]:offsets[i] + counts[i]]``."""
+
+    timestamps: np.ndarray       # uint64
+    thread_ids: np.ndarray       # uint32
+    counts: np.ndarray           # uint32
+    addresses: np.ndarray        # uint64
+
+    def __len__(self) -> int:
+        return len(self.timestamps)
+
+    @property
+    def offsets(self) -> np.ndarray:
+        return np.concatenate([[0], np.cumsum(self.counts, dtype=np.int64)[:-1]]) \
+            if len(self.counts) else np.zeros(0, dtype=np.int64)
+
+    def event_of_address(self) -> np.ndarray:
+        """For each entry of ``addresses``, the index of the event it belongs to."""
+        return np.repeat(np.arange(len(self.counts), dtype=np.int64), self.counts)
+
+
+@dataclass(frozen=True)
+class Trace:
+    machine: str
+    pointer_size: int
+    start_time: int
+    modules: Tuple[TraceModule, ...]
+    events: TraceEvents
+    problems: Tuple[Problem, ...] = ()
+
+
+def is_trace(path: Path) -> bool:
+    """True when the file starts with the trace magic (how ``symbolize`` tells inputs apart)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(TRACE_MAGIC)) == TRACE_MAGIC
+    except OSError:
+        return False
+
+
+def read_trace(path: Path) -> Trace:
+    """Parse a whole trace; CorruptInput (with the file offset) on any inconsistency."""
+    with open(path, "rb") as fh:
+        size = os.fstat(fh.fileno()).st_size
+        if size < TRACE_FILE_HEADER_SIZE:
+            raise CorruptInput("file is too small to be a dumpkit trace", path=str(path))
+        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+            view = memoryview(mm)
+            try:
+                return _parse(view, str(path))
+            finally:
+                view.release()
+
+
+def _parse(buf: memoryview, where: str) -> Trace:
+    try:
+        header = TRACE_FILE_HEADER.parse(bytes(buf[:TRACE_FILE_HEADER_SIZE]))
+    except ConstructError:
+        raise InputError(f"{where} is not a dumpkit trace (bad magic)") from None
+    if header.Version > TRACE_VERSION:
+        raise InputError(f"{where} is trace format version {header.Version}; "
+                         f"this dumpkit reads version {TRACE_VERSION}")
+    if header.HeaderSize < TRACE_FILE_HEADER_SIZE or header.PointerSize not in (4, 8):
+        raise CorruptInput("bad trace header", offset=0, path=where)
+    modules: List[TraceModule] = []
+    blocks: List[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
+    problems: List[Problem] = []
+    pos = header.HeaderSize
+    while pos < len(buf):
+        if pos + TRACE_RECORD_HEADER_SIZE > len(buf):
+            raise CorruptInput("truncated record header", offset=pos, path=where)
+        rtype, _flags, rsize = struct.unpack_from("<HHI", buf, pos)
+        body_at = pos + TRACE_RECORD_HEADER_SIZE
+        if body_at + rsize > len(buf):
+            raise CorruptInput(f"record of {rsize:#x} bytes runs past the end of the file",
+                               offset=pos, path=where)
+        body = buf[body_at:body_at + rsize]
+        if rtype == 1:
+            modules.append(_module(body, body_at, where))
+        elif rtype == 2:
+            blocks.append(_events(body, body_at, where))
+        else:
+            problems.append(Problem("trace-unknown-record",
+                                    f"skipped record type {rtype} at {pos:#x}"))
+        pos = body_at + rsize
+    machine = str(header.Machine)
+    return Trace(machine, header.PointerSize, header.StartTime, tuple(modules),
+                 _concat(blocks), tuple(problems))
+
+
+def _module(body: memoryview, offset: int, where: str) -> TraceModule:
+    try:
+        rec = TRACE_MODULE.parse(bytes(body))
+    except (ConstructError, UnicodeDecodeError) as exc:
+        raise CorruptInput(f"bad module record: {exc}", offset=offset, path=where) from None
+    return TraceModule(rec.Name, rec.BaseOfImage, rec.SizeOfMapping, rec.TimeDateStamp,
+                       rec.SizeOfImage, rec.CheckSum, bytes(rec.DebugBlob))
+
+
+def _events(body: memoryview, offset: int, where: str):  # type: ignore[no-untyped-def]
+    if len(body) < _EVENTS_FIXED:
+        raise CorruptInput("truncated event block", offset=offset, path=where)
+    n, total = struct.unpack_from("<II", body, 0)
+    if _EVENTS_FIXED + 16 * n + 8 * total != len(body):
+        raise CorruptInput(f"event block sizes disagree ({n} events, {total} addresses, "
+                           f"{len(body)} bytes)", offset=offset, path=where)
+    at = _EVENTS_FIXED
+    ts = np.frombuffer(body, dtype="<u8", count=n, offset=at)
+    tid = np.frombuffer(body, dtype="<u4", count=n, offset=at + 8 * n)
+    cnt = np.frombuffer(body, dtype="<u4", count=n, offset=at + 12 * n)
+    addrs = np.frombuffer(body, dtype="<u8", count=total, offset=at + 16 * n)
+    if int(cnt.sum(dtype=np.int64)) != total:
+        raise CorruptInput("event address counts do not sum to the block's AddressCount",
+                           offset=offset, path=where)
+    return ts.copy(), tid.copy(), cnt.copy(), addrs.copy()   # copies: the mmap closes
+
+
+def _concat(blocks: Sequence[Tuple[np.ndarray, ...]]) -> TraceEvents:
+    if not blocks:
+        return TraceEvents(np.zeros(0, np.uint64), np.zeros(0, np.uint32),
+                           np.zeros(0, np.uint32), np.zeros(0, np.uint64))
+    cols = list(zip(*blocks))
+    return TraceEvents(*(np.concatenate(c) for c in cols))
+
+
+class TraceWriter:
+    """Writes a trace: the header at once, then module records and event blocks as they come."""
+
+    def __init__(self, fh: BinaryIO, *, machine: str = "IMAGE_FILE_MACHINE_UNKNOWN",
+                 pointer_size: int = 8, start_time: int = 0) -> None:
+        if machine not in IMAGE_FILE_MACHINE:
+            raise ValueError(f"unknown machine {machine}")
+        self.fh = fh
+        fh.write(TRACE_FILE_HEADER.build(dict(
+            Version=TRACE_VERSION, HeaderSize=TRACE_FILE_HEADER_SIZE, Machine=machine,
+            PointerSize=pointer_size, Reserved0=0, StartTime=start_time, Reserved1=bytes(8))))
+
+    def add_module(self, module: TraceModule) -> None:
+        name = module.name.encode("utf-16-le")
+        self.fh.write(TRACE_RECORD.build(dict(Type="TRACE_RECORD_MODULE", Flags=0, Body=dict(
+            BaseOfImage=module.base, SizeOfMapping=module.size, TimeDateStamp=module.timestamp,
+            SizeOfImage=module.size_of_image, CheckSum=module.checksum, NameLength=len(name),
+            Reserved=0, DebugBlobSize=len(module.debug_blob), Name=module.name,
+            DebugBlob=module.debug_blob))))
+
+    def add_events(self, timestamps: Sequence[int], thread_ids: Sequence[int],
+                   addresses: Sequence[Sequence[int]]) -> None:
+        """One event block; written with numpy in TRACE_EVENTS's layout (see parsers/trace.py)."""
+        counts = np.array([len(a) for a in addresses], dtype="<u4")
+        flat = np.array([x for a in addresses for x in a], dtype="<u8")
+        self.add_event_arrays(np.asarray(timestamps, dtype="<u8"),
+                              np.asarray(thread_ids, dtype="<u4"), counts, flat)
+
+    def add_event_arrays(self, timestamps: np.ndarray, thread_ids: np.ndarray,
+                         counts: np.ndarray, addresses: np.ndarray) -> None:
+        n, total = len(timestamps), len(addresses)
+        if not (len(thread_ids) == len(counts) == n) or int(np.sum(counts)) != total:
+            raise ValueError("event columns disagree in length")
+        body = b"".join([struct.pack("<II", n, total),
+                         np.asarray(timestamps, "<u8").tobytes(),
+                         np.asarray(thread_ids, "<u4").tobytes(),
+                         np.asarray(counts, "<u4").tobytes(),
+                         np.asarray(addresses, "<u8").tobytes()])
+        self.fh.write(TRACE_RECORD_HEADER.build(dict(Type="TRACE_RECORD_EVENTS", Flags=0,
+                                                     Size=len(body))))
+        self.fh.write(body)
+
+
+def capture_module(path: Path, base: Optional[int] = None) -> Tuple[TraceModule, str]:
+    """A module record for a PE file, as a tracer would store it at load time.
+
+    Returns the record and the image's machine name. ``base`` defaults to the preferred
+    ImageBase. The debug blob holds every debug directory entry with its payload.
+    """
+    import pefile
+
+    from parsers.modload_data import build_debug_blob
+    from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY
+
+    try:
+        pe = pefile.PE(str(path), fast_load=True)
+        pe.parse_data_directories(
+            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
+    except pefile.PEFormatError as exc:
+        raise InputError(f"{path} is not a PE image: {exc}") from None
+    try:
+        records = []
+        for entry in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []):
+            raw = pe.__data__[entry.struct.get_file_offset():
+                              entry.struct.get_file_offset() + 28]
+            fields = IMAGE_DEBUG_DIRECTORY.parse(bytes(raw))
+            start, size = entry.struct.PointerToRawData, entry.struct.SizeOfData
+            payload = bytes(pe.__data__[start:start + size]) if size else b""
+            records.append((fields, payload))
+        machine_code = pe.FILE_HEADER.Machine
+        machine = next((k for k, v in IMAGE_FILE_MACHINE.items() if v == machine_code),
+                       "IMAGE_FILE_MACHINE_UNKNOWN")
+        opt = pe.OPTIONAL_HEADER
+        module = TraceModule(
+            name=path.name, base=opt.ImageBase if base is None else base,
+            size=opt.SizeOfImage, timestamp=pe.FILE_HEADER.TimeDateStamp,
+            size_of_image=opt.SizeOfImage, checksum=opt.CheckSum,
+            debug_blob=build_debug_blob(records) if records else b"")
+        return module, machine
+    finally:
+        pe.close()
+
+
+def write_trace(path: Path, modules: Iterable[TraceModule], events: Optional[TraceEvents] = None,
+                *, machine: str = "IMAGE_FILE_MACHINE_UNKNOWN", pointer_size: int = 8) -> None:
+    """Write a whole trace at once (temp file + rename, so a reader never sees half of it)."""
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as fh:
+        writer = TraceWriter(fh, machine=machine, pointer_size=pointer_size)
+        for module in modules:
+            writer.add_module(module)
+        if events is not None and len(events):
+            writer.add_event_arrays(events.timestamps, events.thread_ids, events.counts,
+                                    events.addresses)
+    os.replace(tmp, path)
+
+
+__all__ = ["TraceModule", "TraceEvents", "Trace", "TraceWriter", "is_trace", "read_trace",
+           "capture_module", "write_trace"]
