@@ -156,7 +156,16 @@ def test_find_names_the_range_holding_an_address_and_none_outside():
         if m.find(start + size) is not None:
             assert m.find(start + size).base == start + size
     assert m.find(0) is None
-    assert sorted(r.base for r in m.regions()) == sorted(d[0] for d in descriptors(buf))
+
+
+def test_regions_are_the_ranges_lowest_first_as_a_sequence():
+    buf = Path(corpus_path("breakpad/processor/minidump2.dmp")).read_bytes()
+    m = memory_map(buf)
+    expected = [MemoryRegion(start, size) for start, size, _ in sorted(descriptors(buf))]
+    regions = m.regions()
+    assert len(regions) == len(expected) and regions == expected
+    assert list(regions) == expected and regions[-1] == expected[-1]
+    assert regions[1:] == expected[1:]
 
 
 # ---- what cannot be read ----------------------------------------------------------------------
@@ -276,6 +285,20 @@ def test_batch_of_nothing_and_map_of_nothing_read_nothing():
     data, valid = empty.read_batch(np.array([0, 1], np.uint64), 8)
     assert data.shape == (2, 8) and not valid.any()
     assert empty.regions() == [] and empty.find(0) is None
+
+
+def test_close_lets_go_of_the_mapped_file(tmp_path):
+    path = tmp_path / "copy.dmp"
+    path.write_bytes(Path(corpus_path("breakpad/processor/minidump2.dmp")).read_bytes())
+    with open(path, "rb") as f:
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    m = memory_map(mapped)
+    start = int(m.starts[0])
+    m.read_batch(np.array([start], np.uint64), 8)
+    m.read(start, 8)
+    m.close()
+    mapped.close()          # raises BufferError if the map still held the buffer
+    assert mapped.closed
 
 
 # ---- malformed and awkward lists --------------------------------------------------------------
