@@ -39,6 +39,8 @@ class SymServer:
         self.fail_first: Dict[str, int] = {}  # path -> number of 503s before success
         self.substitute: Dict[str, Path] = {}  # path -> file served instead
         self.delay_all = 0.0
+        self.in_flight = 0
+        self.max_in_flight = 0  # how many requests were being served at once, at most
         self._lock = threading.Lock()
         self._httpd: Optional[ThreadingHTTPServer] = None
         self._thread: Optional[threading.Thread] = None
@@ -68,6 +70,15 @@ class SymServer:
                     failures = server.fail_first.get(path, 0)
                     if failures:
                         server.fail_first[path] = failures - 1
+                    server.in_flight += 1
+                    server.max_in_flight = max(server.max_in_flight, server.in_flight)
+                try:
+                    self._answer(path, failures)
+                finally:
+                    with server._lock:
+                        server.in_flight -= 1
+
+            def _answer(self, path: str, failures: int) -> None:
                 delay = server.slow.get(path, server.delay_all)
                 if delay:
                     time.sleep(delay)
@@ -93,7 +104,8 @@ class SymServer:
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True
-        self._thread = threading.Thread(target=self._httpd.serve_forever, daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.02}, daemon=True)
         self._thread.start()
         return self
 
