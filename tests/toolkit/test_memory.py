@@ -72,14 +72,16 @@ def read_or_none(m: MemoryMap, address: int, size: int) -> Optional[bytes]:
         return None
 
 
-@pytest.fixture(scope="module")
-def full_dump(tmp_path_factory) -> mmap.mmap:
-    """Wine's x86_64 full-memory dump (~28 MiB, Memory64List), decompressed and mapped."""
-    path = tmp_path_factory.mktemp("full") / "crash-x86_64-full.dmp"
-    with lzma.open(corpus_path("wine/dumps/crash-x86_64-nocrt-ext-full.dmp.xz")) as src:
+@pytest.fixture(scope="module", params=["crash-x86_64-nocrt-ext-full.dmp.xz",
+                                        "deadlock-i686-nocrt-ext-full.dmp.xz"])
+def full_dump(request, tmp_path_factory) -> mmap.mmap:
+    """Wine full-memory dumps (~28 MiB each, Memory64List only), decompressed and mapped."""
+    path = tmp_path_factory.mktemp("full") / request.param[:-3]
+    with lzma.open(corpus_path(f"wine/dumps/{request.param}")) as src:
         path.write_bytes(src.read())
     with open(path, "rb") as f:
-        yield mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+        mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
+    yield mapped
 
 
 # ---- reads agree with the file ----------------------------------------------------------------
