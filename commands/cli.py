@@ -16,6 +16,8 @@ from toolkit.errors import DumpkitError
 COMMANDS = [
     ("info", "commands.info", "info"),
     ("debugdir", "commands.debugdir", "debugdir"),
+    ("symbolize", "commands.symbolize", "symbolize"),
+    ("trace", "commands.trace", "trace"),
 ]
 
 

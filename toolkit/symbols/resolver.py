@@ -151,6 +151,11 @@ class Resolver:
         if wanted:
             prefetch(wanted)
 
+    def loaded(self) -> List[ModuleSymbols]:
+        """What has been loaded so far, one entry per module identity."""
+        with self._lock:
+            return list(self._loaded.values())
+
     def symbols_for(self, module: Module) -> ModuleSymbols:
         """Symbols for ``module``, loaded once per identity (debug id, else code id, else name)."""
         key = (str(module.debug_id) if module.debug_id else None, module.code_id,
@@ -193,9 +198,13 @@ class Resolver:
             located = self.locator.find_code_file(module.name, module.code_id)
             if located is not None:
                 return located.path
-        for located in self.locator.find_by_name(module.name):
-            if located.kind == "pe":
-                return located.path
+        names = [module.name]
+        if "." not in module.name:        # "crash+0x10": WinDbg names modules without extension
+            names += [module.name + ext for ext in (".exe", ".dll", ".sys")]
+        for name in names:
+            for located in self.locator.find_by_name(name):
+                if located.kind == "pe":
+                    return located.path
         return None
 
     def _load_debug_file(self, module: Module, debug_id: DebugId, pdb_name: str,

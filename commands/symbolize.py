@@ -1,0 +1,139 @@
+"""``dumpkit symbolize``: addresses to ``module!function+0xoff [file @ line]``, like WinDbg's ``ln``.
+
+Input: lines on stdin or in INPUT (addresses, ``module+0xoff``, ``module!symbol+0xoff``), or
+INPUT is a dumpkit trace (recognised by its magic) and every event is resolved. Module identities
+come from ``--dump``, ``--modules`` (JSON), the trace's module table, or — for ``module+0xoff``
+lines — the binary of that name on the symbol path.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Sequence, Set
+
+import click
+
+from commands.common import json_option
+from commands.output import emit_json
+from toolkit.errors import InputError
+from toolkit.target import Module
+
+
+@click.command()
+@click.argument("input_path", metavar="[INPUT]", required=False,
+                type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--dump", "dump", type=click.Path(dir_okay=False), help="Modules from a minidump.")
+@click.option("--modules", "modules_file", type=click.Path(dir_okay=False),
+              help="Modules from a JSON list of {name, base, size, debug_id, pdb_name, ...}.")
+@click.option("--symbol-path", "-y", "symbol_path", default=None,
+              help="WinDbg syntax (srv*CACHE*URL;DIR;...); default _NT_SYMBOL_PATH.")
+@click.option("--allow-mismatch", is_flag=True, help="Use symbol files whose id differs (marked).")
+@click.option("--lines/--no-lines", default=True, help="Source file and line (default on).")
+@click.option("--inlines", is_flag=True, help="Also list inlined frames (innermost first).")
+@click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON object per input line, streamed.")
+@json_option
+def symbolize(input_path: Optional[str], dump: Optional[str], modules_file: Optional[str],
+              symbol_path: Optional[str], allow_mismatch: bool, lines: bool, inlines: bool,
+              as_jsonl: bool, as_json: bool) -> None:
+    """Resolve addresses (stdin or INPUT) or every event of a trace file INPUT."""
+    from toolkit.symbols.resolver import Resolver
+    from toolkit.symbols.symbolize import Symbolizer
+    from toolkit.trace import is_trace, read_trace
+
+    modules: List[Module] = []
+    trace = None
+    if input_path and input_path != "-" and is_trace(Path(input_path)):
+        trace = read_trace(Path(input_path))
+        modules = [m.to_module() for m in trace.modules]
+    if dump:
+        from toolkit.open import open_target
+        modules += open_target(dump).modules()
+    if modules_file:
+        modules += _modules_json(Path(modules_file))
+    pointer_size = trace.pointer_size if trace is not None else _pointer_size(modules)
+    resolver = Resolver.from_symbol_path(symbol_path, allow_mismatch=allow_mismatch)
+    engine = Symbolizer(resolver, modules, lines=lines, inlines=inlines)
+    if trace is not None:
+        _render_trace(engine, trace, pointer_size, as_json, as_jsonl)
+    else:
+        _render_lines(engine, _open_lines(input_path), pointer_size, as_json, as_jsonl)
+    _warn_modules(resolver)
+
+
+def _modules_json(path: Path) -> List[Module]:
+    from toolkit.symbols.symbolize import module_from_json
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"{path} is not JSON: {exc}") from None
+    if isinstance(data, dict):
+        data = data.get("modules")
+    if not isinstance(data, list):
+        raise InputError(f"{path}: expected a JSON list of modules (or {{\"modules\": [...]}})")
+    return [module_from_json(item) for item in data]
+
+
+def _pointer_size(modules: Sequence[Module]) -> int:
+    return 4 if modules and all(m.end <= 1 << 32 for m in modules) else 8
+
+
+def _open_lines(input_path: Optional[str]):  # type: ignore[no-untyped-def]
+    if not input_path or input_path == "-":
+        return click.get_text_stream("stdin")
+    return open(input_path, "r", encoding="utf-8", errors="replace")
+
+
+def _render_lines(engine, stream, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
+    from toolkit.symbols.symbolize import format_result
+    results: List[Dict[str, Any]] = []
+    for result in engine.run(stream):
+        if as_jsonl:
+            click.echo(json.dumps(result.to_json(ptr)))
+        elif as_json:
+            results.append(result.to_json(ptr))
+        else:
+            click.echo(format_result(result, ptr))
+    if as_json:
+        emit_json("symbolize", {"results": results})
+
+
+def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
+    from toolkit.symbols.symbolize import LineResult, format_result
+    events = trace.events
+    locations = engine.run_addresses(events.addresses)
+    offsets = events.offsets
+    docs: List[Dict[str, Any]] = []
+    for i in range(len(events)):
+        start, count = int(offsets[i]), int(events.counts[i])
+        frames = locations[start:start + count]
+        head = {"event": i, "timestamp": int(events.timestamps[i]),
+                "thread_id": int(events.thread_ids[i])}
+        if as_json or as_jsonl:
+            doc = dict(head, frames=[f.to_json(ptr) for f in frames])
+            if as_jsonl:
+                click.echo(json.dumps(doc))
+            else:
+                docs.append(doc)
+            continue
+        click.echo(f"event {i}  thread {head['thread_id']:#x}  time {head['timestamp']}")
+        for n, loc in enumerate(frames):
+            click.echo(f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr))
+    if as_json:
+        emit_json("symbolize", {"modules": [m.to_module().to_json(ptr) for m in trace.modules],
+                                "events": docs})
+
+
+def _warn_modules(resolver) -> None:  # type: ignore[no-untyped-def]
+    """WinDbg-style one-line notes on stderr for modules without exact symbols."""
+    seen: Set[str] = set()
+    for syms in resolver.loaded():
+        if syms.status.value == "exact" or syms.module.name in seen:
+            continue
+        seen.add(syms.module.name)
+        click.echo(f"*** {syms.status.value} symbols for {syms.module.name}: "
+                   f"{syms.reason or 'no reason recorded'}", err=True)
+
+
+__all__ = ["symbolize"]

@@ -1,0 +1,218 @@
+"""The engine behind ``dumpkit symbolize``: input lines in, one result per line out, streaming.
+
+Accepted lines (blank lines and ``#`` comments are skipped)::
+
+    0x402a3d  /  402a3d            an address; needs a module table (dump, --modules, trace)
+    crash.exe+0x2a3d / crash+2a3d  a module-relative offset; module from the table, else found
+                                   by name on the symbol path (its CodeView record gives the id)
+    crash!main+0x12d               a symbol plus displacement, resolved back to an address
+
+Lines are taken in chunks and resolved with the batched array path (batch.py); only inline
+chains go back to the SymCache per address. A line that cannot be used becomes a result with
+an ``error`` — never an exception — so one bad line does not cost the other million.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from toolkit.debug_id import DebugId
+from toolkit.errors import InputError
+from toolkit.hexfmt import hex_addr
+from toolkit.symbols.batch import symbolize_batch
+from toolkit.symbols.location import Location
+from toolkit.symbols.module_index import ModuleIndex
+from toolkit.symbols.resolver import Resolver
+from toolkit.target import Module
+
+CHUNK = 65536
+_NAME_ONLY_BASE = 1 << 48          # synthetic bases for modules known only by name
+_NAME_ONLY_SIZE = 1 << 32
+_HEX = r"(?:0[xX])?([0-9a-fA-F]{1,16})"
+_ADDRESS = re.compile(rf"^{_HEX}$")
+_MODULE_OFFSET = re.compile(rf"^([^!+\s]+)\+{_HEX}$")
+_MODULE_SYMBOL = re.compile(rf"^([^!\s]+)!(.+?)(?:\+{_HEX})?$")
+
+
+@dataclass(frozen=True)
+class LineResult:
+    """One input line's answer: a location, or an error saying why the line was not usable."""
+
+    line_no: int
+    text: str
+    location: Optional[Location] = None
+    error: Optional[str] = None
+
+    def to_json(self, pointer_size: int = 8) -> Dict[str, Any]:
+        out: Dict[str, Any] = {"input_line": self.line_no, "input": self.text}
+        if self.location is not None:
+            out.update(self.location.to_json(pointer_size))
+        else:
+            out.update({"status": "error", "error": self.error})
+        return out
+
+
+def module_from_json(item: Dict[str, Any]) -> Module:
+    """A ``--modules`` entry: name, base, size, debug_id, pdb_name, code_id or timestamp +
+    size_of_image. Numbers may be ints or hex strings. InputError on anything unusable."""
+    def num(key: str) -> Optional[int]:
+        value = item.get(key)
+        if value is None:
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, str)):
+            raise InputError(f"--modules: {key} must be a number or hex string, not {value!r}")
+        try:
+            return value if isinstance(value, int) else int(value, 0)
+        except ValueError:
+            raise InputError(f"--modules: {key} {value!r} is not a number") from None
+
+    if not isinstance(item, dict) or not isinstance(item.get("name"), str):
+        raise InputError("--modules: every entry needs a \"name\" string")
+    base, size = num("base"), num("size")
+    if base is None or size is None or size <= 0:
+        raise InputError(f"--modules: {item['name']} needs a base and a positive size")
+    timestamp, size_of_image = num("timestamp"), num("size_of_image")
+    code_id = item.get("code_id")
+    if isinstance(code_id, str) and len(code_id) > 8 and timestamp is None:
+        try:
+            timestamp, size_of_image = int(code_id[:8], 16), int(code_id[8:], 16)
+        except ValueError:
+            raise InputError(f"--modules: bad code_id {code_id!r}") from None
+    debug_id = None
+    if item.get("debug_id"):
+        try:
+            debug_id = DebugId.parse(str(item["debug_id"]))
+        except ValueError as exc:
+            raise InputError(f"--modules: {exc}") from None
+    return Module(base, size, item["name"], timestamp, None, size_of_image, debug_id,
+                  item.get("pdb_name"))
+
+
+class Symbolizer:
+    """Resolves input lines against a module table, chunk by chunk."""
+
+    def __init__(self, resolver: Resolver, modules: Sequence[Module] = (), *,
+                 lines: bool = True, inlines: bool = False) -> None:
+        self.resolver = resolver
+        self.modules = list(modules)
+        self.lines = lines
+        self.inlines = inlines
+        self._by_name: Dict[str, Module] = {}
+        self._rebuild()
+
+    def _rebuild(self) -> None:
+        self.index = ModuleIndex(self.modules + list(self._by_name.values()))
+
+    def _module_named(self, name: str) -> Module:
+        """A module of the table by file name, else a name-only module (debug id from its PE)."""
+        found = ModuleIndex(self.modules).by_name(name)
+        if found is not None:
+            return found
+        key = name.lower()
+        if key not in self._by_name:
+            base = _NAME_ONLY_BASE + len(self._by_name) * _NAME_ONLY_SIZE
+            self._by_name[key] = Module(base, _NAME_ONLY_SIZE, name)
+            self._rebuild()
+        return self._by_name[key]
+
+    def run(self, lines: Iterable[str]) -> Iterator[LineResult]:
+        chunk: List[Tuple[int, str]] = []
+        for number, raw in enumerate(lines, 1):
+            text = raw.strip()
+            if not text or text.startswith("#"):
+                continue
+            chunk.append((number, text))
+            if len(chunk) >= CHUNK:
+                yield from self._chunk(chunk)
+                chunk = []
+        if chunk:
+            yield from self._chunk(chunk)
+
+    def run_addresses(self, addresses: np.ndarray) -> List[Location]:
+        """Absolute addresses (a trace's events), all through the batched path."""
+        result = symbolize_batch(self.resolver, self.index, addresses)
+        return list(result.locations(self.resolver, lines=self.lines, inlines=self.inlines))
+
+    def _chunk(self, chunk: Sequence[Tuple[int, str]]) -> Iterator[LineResult]:
+        addresses = np.zeros(len(chunk), dtype=np.uint64)
+        errors: List[Optional[str]] = [None] * len(chunk)
+        relative: List[bool] = [False] * len(chunk)
+        for i, (_, text) in enumerate(chunk):
+            try:
+                addresses[i], relative[i] = self._parse(text)
+            except InputError as exc:
+                errors[i] = str(exc)
+        ok = np.array([e is None for e in errors], dtype=bool)
+        result = symbolize_batch(self.resolver, self.index, addresses[ok])
+        pos = 0
+        for i, (number, text) in enumerate(chunk):
+            if errors[i] is not None:
+                yield LineResult(number, text, error=errors[i])
+                continue
+            loc = result.location(pos, self.resolver, lines=self.lines, inlines=self.inlines)
+            pos += 1
+            if relative[i]:      # a name-only module: report the offset, not the synthetic base
+                loc = dataclasses.replace(loc, address=loc.address - (loc.module_base or 0),
+                                          module_base=None)
+            elif loc.module is None:
+                loc = dataclasses.replace(loc, reason="no module contains the address"
+                                          if len(self.modules) else
+                                          "no module table (give --dump, --modules or a trace)")
+            yield LineResult(number, text, loc)
+
+    def _parse(self, text: str) -> Tuple[int, bool]:
+        """(absolute or synthetic address, whether it is relative to a name-only module)."""
+        m = _ADDRESS.match(text)
+        if m:
+            return int(m.group(1), 16), False
+        m = _MODULE_OFFSET.match(text)
+        if m:
+            module = self._module_named(m.group(1))
+            return self._inside(module, int(m.group(2), 16), text)
+        m = _MODULE_SYMBOL.match(text)
+        if m:
+            module = self._module_named(m.group(1))
+            rva = self._symbol_rva(module, m.group(2))
+            return self._inside(module, rva + int(m.group(3) or "0", 16), text)
+        raise InputError("not an address, module+offset or module!symbol+offset")
+
+    def _inside(self, module: Module, offset: int, text: str) -> Tuple[int, bool]:
+        if offset >= module.size:
+            raise InputError(f"offset {offset:#x} is past the end of {module.name} "
+                             f"(size {module.size:#x})")
+        return module.base + offset, module.base >= _NAME_ONLY_BASE
+
+    def _symbol_rva(self, module: Module, symbol: str) -> int:
+        syms = self.resolver.symbols_for(module)
+        if syms.table is None:
+            raise InputError(f"no symbols for {module.name}: {syms.reason or 'not loaded'}")
+        names = syms.table.func_names
+        for i, name in enumerate(names):
+            if name == symbol or name.split("(", 1)[0] == symbol:
+                return int(syms.table.func_entry[i])
+        raise InputError(f"{module.name} has no function named {symbol}")
+
+
+def format_result(result: LineResult, pointer_size: int = 8) -> str:
+    """The text line for one result (errors as ``input: error: reason``)."""
+    if result.location is None:
+        return f"{result.text}: error: {result.error}"
+    loc = result.location
+    text = loc.format(pointer_size)
+    if loc.module is None:
+        return f"{hex_addr(loc.address, pointer_size)}  (no module)"
+    tag = {"export": "  (export symbols)", "mismatched": "  (MISMATCHED symbols)",
+           "missing": "  (no symbols)"}.get(loc.status.value, "")
+    # Inline frames first, innermost first, the way WinDbg's ``k`` lists them.
+    inline = [f"{loc.module_label}!{frame.function}"
+              + (f" [{frame.file} @ {frame.line}]" if frame.file and frame.line else "")
+              + " (inline)" for frame in loc.inlines]
+    return "\n".join(inline + [text + tag])
+
+
+__all__ = ["LineResult", "Symbolizer", "module_from_json", "format_result", "CHUNK"]
