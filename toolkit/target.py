@@ -352,7 +352,8 @@ class Target(Protocol):
     def handles(self) -> Optional[List[Handle]]:
         """None when the target has no handle data at all (as opposed to an empty table)."""
 
-    def memory_regions(self) -> List[MemoryRegion]: ...
+    def memory_regions(self) -> Sequence[MemoryRegion]:
+        """Possibly a lazy sequence: a full dump can hold 100k regions."""
 
     def memory_info(self) -> Optional[List[MemoryInfo]]:
         """None when the target has no MemoryInfoList."""
