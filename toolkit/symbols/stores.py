@@ -97,10 +97,21 @@ def read_file_ptr(ptr: Path) -> Optional[str]:
     return text
 
 
+def name_spellings(name: str) -> List[str]:
+    """``name`` as given, then lower-cased: symsrv is case-insensitive, Linux file systems are not,
+    and dumps spell system modules in upper case (``KERNEL32.pdb``) while stores often do not."""
+    return [name] if name == name.lower() else [name, name.lower()]
+
+
 def candidates(root: Path, name: str, file_id: str, kinds: Sequence[str]) -> Iterator[Candidate]:
     """Every existing file in ``root`` that may hold ``name`` with ``file_id``, best layout first."""
     if not root.is_dir():
         return
+    for spelling in name_spellings(name):
+        yield from _candidates(root, spelling, file_id, kinds)
+
+
+def _candidates(root: Path, name: str, file_id: str, kinds: Sequence[str]) -> Iterator[Candidate]:
     for d, layout in id_dirs(root, name, file_id):
         for kind in kinds:
             for fname, packed in file_names(name, kind):
@@ -158,4 +169,5 @@ def kind_of_name(name: str) -> str:
 
 
 __all__ = ["Candidate", "FILE_PTR", "INDEX2", "by_name", "candidates", "file_names",
-           "id_dirs", "id_spellings", "kind_of_name", "read_file_ptr", "sym_name"]
+           "id_dirs", "id_spellings", "kind_of_name", "name_spellings", "read_file_ptr",
+           "sym_name"]

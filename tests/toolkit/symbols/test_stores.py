@@ -198,3 +198,10 @@ def test_sym_name_follows_the_pdb_stem():
     assert sym_name("crash.pdb") == "crash.sym"
     assert sym_name("tiny.exe.pdb") == "tiny.exe.sym"
     assert sym_name("libfoo.so") == "libfoo.so.sym"
+
+
+def test_upper_case_module_name_finds_the_lower_case_store_entry(tmp_path):
+    sym = corpus_path("breakpad/processor/symbols/kernel32.pdb/"
+                      "BCE8785C57B44245A669896B6A19B9542/kernel32.sym")
+    _, found = locate(sym.parents[2], "KERNEL32.pdb", module_line_id(sym), tmp_path)
+    assert found is not None and found.path == sym
