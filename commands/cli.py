@@ -18,6 +18,7 @@ COMMANDS = [
     ("debugdir", "commands.debugdir", "debugdir"),
     ("symbolize", "commands.symbolize", "symbolize"),
     ("trace", "commands.trace", "trace"),
+    ("deadlock", "commands.deadlock", "deadlock"),
 ]
 
 

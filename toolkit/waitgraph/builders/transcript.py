@@ -256,7 +256,7 @@ class _Resolver:
 
 
 def _cs_name(name: Optional[str]) -> Optional[str]:
-    if not name:
+    if not name or name.startswith("+"):      # "+24e750": no symbol, only the address again
         return None
     return re.sub(r"\+0x0$|\+0$", "", name.strip())
 
