@@ -291,3 +291,14 @@ def test_truncated_pes_fail_with_dumpkit_errors_or_problems(rel):
 def test_not_a_pe_is_an_input_error():
     with pytest.raises(DumpkitError, match="not a PE"):
         PeImage.from_bytes(b"\x7fELF" + bytes(100), "elf")
+
+
+def test_unaligned_safeseh_table_from_lld_is_read_at_its_exact_rva():
+    path = corpus_path("wine/bin/crash-i686-nocrt.exe")       # built by samples/ with lld-link
+    image = PeImage.from_file(path)
+    table_rva = image.load_config.get("SEHandlerTable") - image.image_base
+    assert table_rva % 4 != 0
+    ref = pefile.PE(str(path))
+    raw = ref.get_data(table_rva, 4 * image.load_config.get("SEHandlerCount"))
+    want = sorted(int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4))
+    assert list(image.safeseh_handlers) == want and len(want) == 3
