@@ -8,7 +8,8 @@ import pytest
 
 from conftest import corpus_path
 from parsers.nt_tib import (
-    EH3_EXCEPTION_REGISTRATION, EH4_SCOPETABLE, EH4_SCOPETABLE_N, EXCEPTION_REGISTRATION_RECORD,
+    EH3_EXCEPTION_REGISTRATION, EH4_SCOPETABLE, EH4_SCOPETABLE_N, EXCEPTION_CHAIN_END,
+    EXCEPTION_REGISTRATION_RECORD,
     NT_TIB32, NT_TIB64, PEB32, PEB64, RTL_CRITICAL_SECTION32, RTL_CRITICAL_SECTION64, TEB32,
     TEB32_HEAD, TEB64, TEB64_HEAD,
 )
@@ -89,3 +90,42 @@ def test_eh4_scope_table_reads_cookie_offsets_then_records():
 def test_critical_section_lock_count_is_signed():
     raw = (0).to_bytes(4, "little") + (-1).to_bytes(4, "little", signed=True) + bytes(16)
     assert assert_roundtrip(RTL_CRITICAL_SECTION32, raw).LockCount == -1
+
+
+# ---- x86: TEB32/PEB32/SEH chain/loader lock in a Wine full-memory dump of our own sample ----
+@pytest.fixture(scope="module")
+def wine_x86_target(tmp_path_factory):
+    import lzma
+    from conftest import CORPUS
+    src = CORPUS / "wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"
+    if not src.exists():
+        pytest.skip("wine full dump absent")
+    open_target = pytest.importorskip("toolkit.open").open_target
+    out = tmp_path_factory.mktemp("dumps") / "crash-i686-nocrt-ext-full.dmp"
+    out.write_bytes(lzma.decompress(src.read_bytes()))
+    return open_target(out)
+
+
+def test_teb32_peb32_and_loader_lock_read_from_x86_memory(wine_x86_target):
+    target = wine_x86_target
+    exe = next(m for m in target.modules() if m.name.lower() == "crash-i686-nocrt.exe")
+    for thread in target.threads():
+        teb = assert_roundtrip(TEB32, target.read(thread.teb, TEB32.sizeof()))
+        assert teb.NtTib.Self == thread.teb and teb.ClientId.UniqueThread == thread.tid
+        assert teb.ClientId.UniqueProcess == target.process_id
+        peb = assert_roundtrip(PEB32, target.read(teb.ProcessEnvironmentBlock, PEB32.sizeof()))
+        assert peb.ImageBaseAddress == exe.base
+        lock = assert_roundtrip(RTL_CRITICAL_SECTION32, target.read(peb.LoaderLock, 0x18))
+        assert lock.LockCount == -1 and lock.OwningThread == 0     # free when the crash hit
+
+
+def test_x86_seh_chain_walks_to_the_end_marker(wine_x86_target):
+    target = wine_x86_target
+    thread = target.threads()[0]
+    record = TEB32.parse(target.read(thread.teb, TEB32.sizeof())).NtTib.ExceptionList
+    seen = 0
+    while record != EXCEPTION_CHAIN_END and seen < 64:
+        node = assert_roundtrip(EXCEPTION_REGISTRATION_RECORD, target.read(record, 8))
+        assert thread.stack_start <= record < thread.stack_end or node.Next == EXCEPTION_CHAIN_END
+        record, seen = node.Next, seen + 1
+    assert record == EXCEPTION_CHAIN_END and seen >= 3     # SUMMARY.md: ntdll > seh_h3 > … > ntdll
