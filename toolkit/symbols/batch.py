@@ -1,10 +1,11 @@
 """Symbolize many addresses at once: numpy arrays all the way, SymCache only for inline chains.
 
 A trace holds millions of addresses over a few dozen modules. Per address, symbolic's
-``SymCache.lookup`` costs ~20 µs from Python; here the work per address is two
-``searchsorted`` calls (module by base, then range by start inside the module's function table)
-and a few fancy-indexing gathers, so the per-address cost is tens of nanoseconds. Only when
-inline frames are asked for does a ``Location`` go back to the SymCache, one address at a time.
+``SymCache.lookup`` costs microseconds from Python. Here the function tables of every module
+an address falls in are merged into one sorted array of absolute range starts (module base +
+RVA, with a "no module" entry at each module's end), so a whole batch is a single
+``searchsorted`` plus a few gathers. Only when inline frames are asked for does a ``Location``
+go back to the SymCache, one address at a time.
 """
 
 from __future__ import annotations
@@ -20,59 +21,95 @@ from toolkit.symbols.resolver import ModuleSymbols, Resolver
 
 
 @dataclass(frozen=True)
+class MergedTable:
+    """The function tables of several modules in one absolute address space.
+
+    Entry j covers ``[starts[j], starts[j+1])``: ``module[j]`` (-1: outside every module),
+    ``function[j]`` (index into ``names``, -1: no symbol), ``anchor[j]`` (the address the
+    displacement counts from: function entry, else module base, else 0), ``line[j]``,
+    ``file[j]`` (index into ``files``, -1: none). Entry 0 starts at address 0, so every address
+    has an entry. ``names`` and ``files`` end with a ``None`` so gathering index -1 yields None.
+    """
+
+    starts: np.ndarray       # uint64
+    module: np.ndarray       # int64
+    function: np.ndarray     # int64
+    line: np.ndarray         # uint32
+    file: np.ndarray         # int64
+    anchor: np.ndarray       # uint64
+    names: np.ndarray        # object
+    files: np.ndarray        # object
+
+    @classmethod
+    def build(cls, index: ModuleIndex, symbols: Sequence[Optional[ModuleSymbols]]) -> "MergedTable":
+        keys = ("starts", "module", "function", "anchor", "line", "file")
+        parts = {k: [] for k in keys}  # type: ignore[var-annotated]
+        names: List[str] = []
+        files: List[str] = []
+
+        def add(starts, module, function, anchor, line, file) -> None:  # type: ignore[no-untyped-def]
+            n = len(starts)
+            for key, value in zip(keys, (starts, module, function, anchor, line, file)):
+                parts[key].append(np.broadcast_to(np.asarray(value), (n,)))
+
+        add([0], -1, -1, 0, 0, -1)
+        for m, module in enumerate(index.modules):
+            add([module.base], m, -1, module.base, 0, -1)
+            syms = symbols[m]
+            table = syms.table if syms is not None else None
+            if table is not None and table.function_count:
+                keep = table.range_starts < module.size
+                rf = table.range_func[keep].astype(np.int64)
+                rfile = table.range_file[keep].astype(np.int64)
+                entry = table.func_entry.astype(np.uint64)[np.maximum(rf, 0)]
+                add(table.range_starts[keep].astype(np.uint64) + np.uint64(module.base), m,
+                    np.where(rf >= 0, rf + len(names), -1),
+                    np.where(rf >= 0, entry, 0).astype(np.uint64) + np.uint64(module.base),
+                    table.range_line[keep], np.where(rfile >= 0, rfile + len(files), -1))
+                names.extend(table.func_names)
+                files.extend(table.file_paths)
+            add([module.end], -1, -1, 0, 0, -1)
+        cat = {k: np.concatenate(v) for k, v in parts.items()}
+        order = np.argsort(cat["starts"].astype(np.uint64), kind="stable")  # bases/ends stay put
+        dtypes = dict(starts=np.uint64, module=np.int64, function=np.int64, anchor=np.uint64,
+                      line=np.uint32, file=np.int64)
+        cols = {k: np.ascontiguousarray(cat[k][order], dtype=dtypes[k]) for k in keys}
+        return cls(**cols, names=np.array(names + [None], dtype=object),
+                   files=np.array(files + [None], dtype=object))
+
+
+@dataclass(frozen=True)
 class BatchResult:
     """Parallel arrays, one entry per input address.
 
-    ``module`` indexes ``index.modules`` (-1: no module); ``function`` indexes that module's
-    ``FunctionTable`` (-1: no symbol); ``displacement`` counts from the function entry, or from
-    the module base when there is no symbol. ``symbols[m]`` is what was loaded for module m.
+    ``module`` indexes ``index.modules`` (-1: no module); ``function`` indexes ``table.names``
+    (-1: no symbol); ``displacement`` counts from the function entry, or from the module base
+    when there is no symbol. ``symbols[m]`` is what was loaded for module m.
     """
 
     addresses: np.ndarray        # uint64
     module: np.ndarray           # int64
     function: np.ndarray         # int64
-    range: np.ndarray            # int64, index into the module's table ranges (-1: none)
+    range: np.ndarray            # int64, entry of the merged table
     displacement: np.ndarray     # uint64
     index: ModuleIndex
     symbols: Sequence[Optional[ModuleSymbols]]
+    table: MergedTable
 
     def __len__(self) -> int:
         return len(self.addresses)
 
     def names(self) -> np.ndarray:
         """Function name per address (object array; None where there is no symbol)."""
-        out = np.full(len(self.addresses), None, dtype=object)
-        for m, syms in enumerate(self.symbols):
-            if syms is None or syms.table is None:
-                continue
-            sel = (self.module == m) & (self.function >= 0)
-            if sel.any():
-                names = np.asarray(syms.table.func_names, dtype=object)
-                out[sel] = names[self.function[sel]]
-        return out
+        return self.table.names[self.function]
 
     def lines(self) -> np.ndarray:
         """Line of the outermost frame per address (0 = unknown)."""
-        out = np.zeros(len(self.addresses), dtype=np.uint32)
-        for m, syms in enumerate(self.symbols):
-            if syms is None or syms.table is None:
-                continue
-            sel = (self.module == m) & (self.range >= 0)
-            if sel.any():
-                out[sel] = syms.table.range_line[self.range[sel]]
-        return out
+        return self.table.line[self.range]
 
     def files(self) -> np.ndarray:
         """Source file of the outermost frame per address (object array; None = unknown)."""
-        out = np.full(len(self.addresses), None, dtype=object)
-        for m, syms in enumerate(self.symbols):
-            if syms is None or syms.table is None:
-                continue
-            sel = (self.module == m) & (self.range >= 0)
-            if sel.any():
-                paths = np.asarray(syms.table.file_paths + (None,), dtype=object)
-                out[sel] = paths[syms.table.range_file[self.range[sel]]]   # -1 -> None
-        return out
+        return self.table.files[self.table.file[self.range]]
 
     def location(self, i: int, resolver: Resolver, *, lines: bool = True,
                  inlines: bool = False) -> Location:
@@ -85,15 +122,12 @@ class BatchResult:
         if inlines or syms is None or syms.table is None:
             return resolver.lookup(module, address, lines=lines, inlines=inlines)
         f, r = int(self.function[i]), int(self.range[i])
-        table = syms.table
         file = line = None
-        if lines and r >= 0 and f >= 0:
-            line = int(table.range_line[r]) or None
-            fi = int(table.range_file[r])
-            file = table.file_paths[fi] if fi >= 0 else None
-        return Location(address, module.name, module.base,
-                        table.func_names[f] if f >= 0 else None, int(self.displacement[i]),
-                        file, line, None, (), syms.status, syms.reason)
+        if lines and f >= 0:
+            line = int(self.table.line[r]) or None
+            file = self.table.files[int(self.table.file[r])]
+        return Location(address, module.name, module.base, self.table.names[f] if f >= 0 else None,
+                        int(self.displacement[i]), file, line, None, (), syms.status, syms.reason)
 
     def locations(self, resolver: Resolver, *, lines: bool = True,
                   inlines: bool = False) -> Iterator[Location]:
@@ -101,33 +135,47 @@ class BatchResult:
             yield self.location(i, resolver, lines=lines, inlines=inlines)
 
 
+class BatchSymbolizer:
+    """Keeps the merged table between batches; rebuilds it only when new modules get loaded."""
+
+    def __init__(self, resolver: Resolver, index: ModuleIndex) -> None:
+        self.resolver = resolver
+        self.index = index
+        self.symbols: List[Optional[ModuleSymbols]] = [None] * len(index)
+        self._table: Optional[MergedTable] = None
+        self._complete = False
+
+    def __call__(self, addresses: np.ndarray) -> BatchResult:
+        addrs = np.asarray(addresses, dtype=np.uint64)
+        if self._table is None or self._needs_load(addrs):
+            touched = self.index.find_many(addrs)
+            for m in np.unique(touched[touched >= 0]).tolist():
+                if self.symbols[m] is None:
+                    self.symbols[m] = self.resolver.symbols_for(self.index.modules[m])
+            self._table = MergedTable.build(self.index, self.symbols)
+        t = self._table
+        r = np.searchsorted(t.starts, addrs, side="right") - 1      # >= 0: entry 0 starts at 0
+        module = t.module[r]
+        function = t.function[r]
+        displacement = addrs - t.anchor[r]
+        return BatchResult(addrs, module, function, r, displacement, self.index,
+                           list(self.symbols), t)
+
+    def _needs_load(self, addrs: np.ndarray) -> bool:
+        if self._complete or all(s is not None for s in self.symbols):
+            self._complete = True
+            return False
+        touched = self.index.find_many(addrs)
+        return any(self.symbols[m] is None for m in np.unique(touched[touched >= 0]).tolist())
+
+
 def symbolize_batch(resolver: Resolver, index: ModuleIndex, addresses: np.ndarray) -> BatchResult:
     """Resolve every address to (module, function, displacement) with array operations.
 
     Symbols are loaded only for modules some address falls in; the loop is over modules, never
-    over addresses.
+    over addresses. Reuse a ``BatchSymbolizer`` to keep the merged table across calls.
     """
-    addrs = np.asarray(addresses, dtype=np.uint64)
-    module = index.find_many(addrs)
-    function = np.full(len(addrs), -1, dtype=np.int64)
-    ranges = np.full(len(addrs), -1, dtype=np.int64)
-    bases = np.where(module >= 0, index.bases[np.maximum(module, 0)] if len(index) else 0, 0)
-    displacement = addrs - bases.astype(np.uint64)
-    symbols: List[Optional[ModuleSymbols]] = [None] * len(index)
-    for m in np.unique(module[module >= 0]).tolist():
-        syms = resolver.symbols_for(index.modules[m])
-        symbols[m] = syms
-        if syms.table is None or syms.table.function_count == 0:
-            continue
-        sel = np.nonzero(module == m)[0]
-        rva = displacement[sel].astype(np.int64)
-        func, rng = syms.table.lookup(rva)
-        function[sel] = func
-        ranges[sel] = rng
-        has = func >= 0
-        entry = syms.table.func_entry[np.maximum(func, 0)].astype(np.int64) if len(func) else rva
-        displacement[sel] = np.where(has, rva - entry, rva).astype(np.uint64)
-    return BatchResult(addrs, module, function, ranges, displacement, index, symbols)
+    return BatchSymbolizer(resolver, index)(addresses)
 
 
-__all__ = ["BatchResult", "symbolize_batch"]
+__all__ = ["BatchResult", "BatchSymbolizer", "MergedTable", "symbolize_batch"]

@@ -24,7 +24,7 @@ import numpy as np
 from toolkit.debug_id import DebugId
 from toolkit.errors import InputError
 from toolkit.hexfmt import hex_addr
-from toolkit.symbols.batch import symbolize_batch
+from toolkit.symbols.batch import BatchSymbolizer
 from toolkit.symbols.location import Location
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.symbols.resolver import Resolver
@@ -107,6 +107,7 @@ class Symbolizer:
 
     def _rebuild(self) -> None:
         self.index = ModuleIndex(self.modules + list(self._by_name.values()))
+        self.batch = BatchSymbolizer(self.resolver, self.index)
 
     def _module_named(self, name: str) -> Module:
         """A module of the table by file name, else a name-only module (debug id from its PE)."""
@@ -135,7 +136,7 @@ class Symbolizer:
 
     def run_addresses(self, addresses: np.ndarray) -> List[Location]:
         """Absolute addresses (a trace's events), all through the batched path."""
-        result = symbolize_batch(self.resolver, self.index, addresses)
+        result = self.batch(addresses)
         return list(result.locations(self.resolver, lines=self.lines, inlines=self.inlines))
 
     def _chunk(self, chunk: Sequence[Tuple[int, str]]) -> Iterator[LineResult]:
@@ -148,7 +149,7 @@ class Symbolizer:
             except InputError as exc:
                 errors[i] = str(exc)
         ok = np.array([e is None for e in errors], dtype=bool)
-        result = symbolize_batch(self.resolver, self.index, addresses[ok])
+        result = self.batch(addresses[ok])
         pos = 0
         for i, (number, text) in enumerate(chunk):
             if errors[i] is not None:
