@@ -258,14 +258,18 @@ def _chains(graph: WaitGraph, succ: List[List[int]],
             path.append(w)
             if cycle_of[w] >= 0:
                 end, cycle = "cycle", cycle_of[w]
+                if isinstance(graph.nodes[w], ResourceNode):    # name the deadlocked owner
+                    owner = _next(graph, w, succ, cycle_of)
+                    if owner is not None:
+                        path.append(owner)
                 break
             if chain_of[w] >= 0:
                 end, joins = "joins", chain_of[w]
                 break
             chain_of[w] = len(chains)
             v = w
-        if len(path) < 3:                 # a bare wait, no owner hop: not a chain
-            continue
+        if len(path) < 3 and end not in ("cycle", "joins"):
+            continue                      # a bare wait with no owner to follow: not a chain
         hops = tuple(Hop(p, evidence.get((p, path[i + 1]), ()) if i + 1 < len(path) else ())
                      for i, p in enumerate(path))
         chains.append(Chain(head, hops, end, cycle, joins))
