@@ -10,7 +10,6 @@ record size first, so a corrupt file cannot make the reader allocate more than t
 
 from __future__ import annotations
 
-import mmap
 import os
 import struct
 from dataclasses import dataclass
@@ -111,12 +110,10 @@ def read_trace(path: Path) -> Trace:
         size = os.fstat(fh.fileno()).st_size
         if size < TRACE_FILE_HEADER_SIZE:
             raise CorruptInput("file is too small to be a dumpkit trace", path=str(path))
-        with mmap.mmap(fh.fileno(), 0, access=mmap.ACCESS_READ) as mm:
-            view = memoryview(mm)
-            try:
-                return _parse(view, str(path))
-            finally:
-                view.release()
+        # One read, not mmap: numpy views and exception tracebacks may outlive the call, and
+        # a mapping cannot close while views exist. The copy is bounded by the file size.
+        data = fh.read()
+    return _parse(memoryview(data), str(path))
 
 
 def _parse(buf: memoryview, where: str) -> Trace:
@@ -179,7 +176,7 @@ def _events(body: memoryview, offset: int, where: str):  # type: ignore[no-untyp
     if int(cnt.sum(dtype=np.int64)) != total:
         raise CorruptInput("event address counts do not sum to the block's AddressCount",
                            offset=offset, path=where)
-    return ts.copy(), tid.copy(), cnt.copy(), addrs.copy()   # copies: the mmap closes
+    return ts, tid, cnt, addrs
 
 
 def _concat(blocks: Sequence[Tuple[np.ndarray, ...]]) -> TraceEvents:
