@@ -28,7 +28,6 @@ from toolkit.unwind.amd64_epilog import emulate_epilog
 from toolkit.unwind.amd64_unwind_info import (
     ImageUnwindData, RuntimeFunction, UNW_FLAG_CHAININFO, UnwindInfo,
 )
-from parsers.unwind_amd64 import AMD64_REGISTERS
 
 ReadMemory = Callable[[int, int], bytes]
 MASK64 = (1 << 64) - 1
@@ -206,5 +205,4 @@ def _restore(regs: Dict[str, int], name: Optional[str], address: int, size: int,
     restored.append(name)
 
 
-__all__ = ["UnwindRule", "UnwindResult", "virtual_unwind", "unwind_function", "unwind_leaf",
-           "AMD64_REGISTERS"]
+__all__ = ["UnwindRule", "UnwindResult", "virtual_unwind", "unwind_function", "unwind_leaf"]
