@@ -222,7 +222,7 @@ case "${1:-all}" in
     run) run ;;
     post) post ;;
     check) check ;;
-    all) build && run && post ;;
+    all) build; [ "$FAILS" = 0 ] && run; [ "$FAILS" = 0 ] && post ;;
     *) echo "usage: $0 setup|build|run|post|check|all"; exit 2 ;;
 esac
 say "done, $FAILS failure(s)"
