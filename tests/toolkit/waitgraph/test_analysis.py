@@ -89,3 +89,9 @@ def test_named_objects_join_across_namespaces():
     a = b.add(ResourceNode(ResourceKind.MUTANT, r"\Sessions\1\BaseNamedObjects\X", address=0x1))
     c = b.add(ResourceNode(ResourceKind.UNKNOWN, "X"))
     assert b.find(a) == b.find(c)
+
+
+def test_public_api_is_pinned():
+    import toolkit.waitgraph as wg
+    assert wg.__all__ == ["DeadlockReport", "WaitGraph", "analyse", "load_graph", "merge_graphs",
+                          "report_for_graphs", "report_for_paths"]
