@@ -1,0 +1,32 @@
+"""README.md is a promise: its commands exist, its sample exists, CI runs its test command."""
+
+from __future__ import annotations
+
+import re
+
+from commands.cli import COMMANDS
+from conftest import REPO
+
+README = (REPO / "README.md").read_text(encoding="utf-8")
+SETUP = re.findall(r"```sh\n(python3 -m venv[^\n]+)\n```", README)
+
+
+def test_readme_has_the_two_setup_commands():
+    assert len(SETUP) == 2
+    assert "dumpkit info samples/" in SETUP[0]
+    assert "pytest" in SETUP[1]
+
+
+def test_ci_runs_the_readme_test_command_verbatim():
+    ci = (REPO / ".ci" / "run").read_text(encoding="utf-8")
+    assert any(line.strip() == SETUP[1] for line in ci.splitlines())
+
+
+def test_the_sample_named_in_the_setup_command_is_shipped():
+    sample = re.search(r"dumpkit info (samples/\S+)", SETUP[0]).group(1)
+    assert (REPO / sample).is_file()
+
+
+def test_every_command_has_an_example():
+    for name, _, _ in COMMANDS:
+        assert re.search(rf"^dumpkit {re.escape(name)} ", README, re.M), name
