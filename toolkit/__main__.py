@@ -11,6 +11,11 @@ if __package__ in (None, ""):
     sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from commands.cli import main  # noqa: E402
+from toolkit.windbg import in_windbg  # noqa: E402
 
 if __name__ == "__main__":
-    main()
+    if in_windbg():   # inside WinDbg/kd through pykd: the debugger's target, dprintln output
+        from toolkit.windbg import run
+        run()
+    else:
+        main()

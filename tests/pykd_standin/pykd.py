@@ -1,0 +1,366 @@
+"""A STAND-IN for the ``pykd`` module, for tests on Linux: pykd exists only on Windows.
+
+It is NOT pykd. It implements the few pykd 0.3.4 functions toolkit/pykd_target.py and
+toolkit/windbg.py call, with pykd's documented names and argument conventions, answered from a
+minidump opened through ``toolkit.open.open_target`` — the way WinDbg answers them after
+``.opendump``. ``dbgCommand`` answers only the commands a test registered with
+``_standin_commands`` (saved transcripts) plus ``.ecxr``/``.cxr`` and ``!lmi``, rendered in the
+layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
+they are not pykd API and the backend must never call them.
+
+Load it with importlib under the name ``pykd`` (do not put this directory on sys.path: other
+tests would then see a ``pykd`` and take the in-debugger paths).
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any, Dict, List, Optional, Tuple
+
+from toolkit.errors import UnreadableMemory
+from toolkit.target import Arch
+
+__version__ = "0.3.4.15-standin"
+version = __version__
+
+
+class DbgException(Exception):
+    """pykd's base error type."""
+
+
+class MemoryException(DbgException):
+    """pykd raises this for unreadable target memory."""
+
+
+class CPUType(enum.Enum):
+    I386 = 0x14C
+    AMD64 = 0x8664
+
+
+class eventType(enum.Enum):  # noqa: N801 - pykd's spelling
+    Breakpoint = 0
+    Exception = 1
+    CreateThread = 2
+    ExitThread = 3
+    CreateProcess = 4
+    ExitProcess = 5
+    LoadModule = 6
+    UnloadModule = 7
+
+
+class systemVersion:  # noqa: N801
+    def __init__(self, major: int, minor: int, build: int) -> None:
+        self.win32Major, self.win32Minor, self.buildNumber = major, minor, build
+        self.servicePack = 0
+        self.buildString = ""
+
+
+class exceptionInfo:  # noqa: N801
+    def __init__(self, code: int, flags: int, record: int, address: int,
+                 parameters: Tuple[int, ...]) -> None:
+        self.firstChance = False
+        self.exceptionCode, self.exceptionFlags = code, flags
+        self.exceptionRecord, self.exceptionAddress = record, address
+        self.parameters = list(parameters)
+
+
+class debugEvent:  # noqa: N801
+    def __init__(self, type_: eventType, process: int, thread: int) -> None:
+        self.type, self.process, self.thread = type_, process, thread
+
+
+class _State:
+    target: Any = None
+    current_thread: int = 0          # index into target.threads() (the debugger thread id)
+    exception_context: bool = False
+    cpu_mode: Optional[CPUType] = None
+    kernel: bool = False
+    windbg_ext: bool = True
+    commands: Dict[str, str] = {}
+    output: List[Tuple[str, bool]] = []
+    calls: List[str] = []
+
+
+_S = _State()
+
+
+# ---- stand-in set-up (not pykd API) -------------------------------------------------------------
+def _standin_open(path: Optional[str], kernel: bool = False,
+                  commands: Optional[Dict[str, str]] = None, windbg_ext: bool = True) -> None:
+    """Answer from the dump at ``path`` (None: a kernel session with only saved transcripts)."""
+    from toolkit.open import open_target
+    _S.target = open_target(path) if path is not None else None
+    _S.current_thread = 0
+    _S.exception_context = False
+    _S.cpu_mode = None
+    _S.kernel = kernel
+    _S.windbg_ext = windbg_ext
+    _S.commands = dict(commands or {})
+    _S.output = []
+    _S.calls = []
+
+
+def _standin_output() -> List[Tuple[str, bool]]:
+    return list(_S.output)
+
+
+def _standin_calls() -> List[str]:
+    return list(_S.calls)
+
+
+def _t() -> Any:
+    if _S.target is None:
+        raise DbgException("no user-mode target in this stand-in session")
+    return _S.target
+
+
+# ---- engine ---------------------------------------------------------------------------------------
+def isWindbgExt() -> bool:
+    return _S.windbg_ext
+
+
+def isKernelDebugging() -> bool:
+    return _S.kernel
+
+
+def isDumpAnalyzing() -> bool:
+    return True
+
+
+def is64bitSystem() -> bool:
+    return _t().arch is Arch.AMD64
+
+
+def ptrSize() -> int:
+    if _S.cpu_mode is CPUType.I386:
+        return 4
+    return _t().pointer_size
+
+
+def getSystemVersion() -> systemVersion:
+    s = _t().system_info()
+    if s.os_major is None:
+        raise DbgException("no system version")
+    return systemVersion(s.os_major, s.os_minor or 0, s.os_build or 0)
+
+
+def getCPUMode() -> CPUType:
+    if _S.cpu_mode is not None:
+        return _S.cpu_mode
+    return CPUType.AMD64 if _t().arch is Arch.AMD64 else CPUType.I386
+
+
+def setCPUMode(mode: CPUType) -> None:
+    _S.cpu_mode = mode
+
+
+def dprintln(str: str, dml: bool = False) -> None:  # noqa: A002 - pykd's argument name
+    _S.output.append((str, dml))
+
+
+def dprint(str: str, dml: bool = False) -> None:  # noqa: A002
+    _S.output.append((str, dml))
+
+
+def dbgCommand(command: str, suppressOutput: bool = True) -> str:  # noqa: N803
+    _S.calls.append(command)
+    text = command.strip()
+    if text in _S.commands:
+        return _S.commands[text]
+    if text == ".ecxr":
+        if _t().exception() is None:
+            raise DbgException("Unable to get exception context")
+        _S.exception_context = True
+        return ""
+    if text == ".cxr":
+        _S.exception_context = False
+        return ""
+    if text.startswith("!lmi "):
+        return _lmi(int(text.split()[1], 0))
+    raise DbgException(f"stand-in has no saved output for {command!r}")
+
+
+def _lmi(base: int) -> str:
+    m = _t().module_at(base)
+    if m is None:
+        return f"{base:x} is not a valid address\n"
+    lines = [f"Loaded Module Info: [{m.name}] ", f"   Base Address: {m.base:x}",
+             f"     Image Name: {m.path}", f"           Size: {m.size:x}",
+             "Debug Data Dirs: Type  Size     VA  Pointer"]
+    if m.debug_id is not None and not m.debug_id.is_nb10:
+        lines += [f"             CODEVIEW    0,      0,       0 RSDS - GUID: "
+                  f"{{{str(m.debug_id.guid).upper()}}}",
+                  f"               Age: {m.debug_id.age}, Pdb: {m.pdb_name}"]
+    return "\n".join(lines) + "\n"
+
+
+def getLastEvent() -> debugEvent:
+    ex = _t().exception()
+    if ex is None:
+        return debugEvent(eventType.Breakpoint, 0, 0)
+    tids = [t.tid for t in _t().threads()]
+    return debugEvent(eventType.Exception, 0, tids.index(ex.thread_id)
+                      if ex.thread_id in tids else 0)
+
+
+def getLastException() -> exceptionInfo:
+    ex = _t().exception()
+    if ex is None:
+        raise DbgException("last event is not an exception")
+    return exceptionInfo(ex.code, ex.flags, ex.record_chain or 0, ex.address, ex.parameters)
+
+
+# ---- processes and threads ------------------------------------------------------------------------
+def getProcessSystemID(Id: int = -1) -> int:  # noqa: N803
+    pid = _t().process_id
+    if pid is None:
+        raise DbgException("no process id")
+    return pid
+
+
+def getProcessThreads() -> List[int]:
+    return [t.teb or 0 for t in _t().threads()]
+
+
+def getCurrentThread() -> int:
+    return _t().threads()[_S.current_thread].teb or 0
+
+
+def setCurrentThread(offset: int) -> None:
+    for i, t in enumerate(_t().threads()):
+        if (t.teb or 0) == offset:
+            _S.current_thread = i
+            return
+    raise DbgException(f"no thread at {offset:#x}")
+
+
+def getThreadSystemID(Id: int = -1) -> int:  # noqa: N803
+    threads = _t().threads()
+    return threads[_S.current_thread if Id == -1 else Id].tid
+
+
+def reg(name: Any) -> int:
+    thread = _t().threads()[_S.current_thread]
+    regs = thread.registers
+    if _S.exception_context:
+        regs = _t().exception().registers
+    elif _S.cpu_mode is CPUType.I386 and _t().arch is Arch.AMD64:
+        regs = thread.wow64_registers
+    if regs is None or name not in regs.values:
+        raise DbgException(f"register {name!r} not available")
+    return regs.values[name]
+
+
+# ---- memory ---------------------------------------------------------------------------------------
+def loadBytes(offset: int, count: int, phyAddr: bool = False) -> List[int]:  # noqa: N803
+    try:
+        return list(_t().read(offset, count))
+    except UnreadableMemory:
+        raise MemoryException(f"Memory exception at {offset:#x}") from None
+
+
+def ptrPtr(offset: int) -> int:
+    return int.from_bytes(bytes(loadBytes(offset, ptrSize())), "little")
+
+
+def isValid(offset: int) -> bool:
+    return _t().is_readable(offset, 1)
+
+
+def findMemoryRegion(offset: int) -> Tuple[int, int]:
+    """(begin, length) of the region holding ``offset`` or the nearest one above it."""
+    import bisect
+    regions = _regions()
+    starts = [r[0] for r in regions]
+    i = bisect.bisect_right(starts, offset) - 1
+    if i >= 0 and offset < regions[i][0] + regions[i][1]:
+        return regions[i]
+    if i + 1 < len(regions):
+        return regions[i + 1]
+    raise MemoryException(f"no memory region at or above {offset:#x}")
+
+
+def _regions() -> List[Tuple[int, int]]:
+    t = _t()
+    cached = getattr(t, "_standin_regions", None)
+    if cached is None:
+        cached = sorted((r.base, r.size) for r in t.memory_regions())
+        t._standin_regions = cached
+    return cached
+
+
+# ---- modules and symbols --------------------------------------------------------------------------
+class module:  # noqa: N801
+    def __init__(self, where: Any) -> None:
+        t = _t()
+        found = None
+        for m in t.modules():
+            if (isinstance(where, str) and m.name.rsplit(".", 1)[0].lower() == where.lower()) \
+                    or (not isinstance(where, str) and m.contains(where)):
+                found = m
+        if found is None:
+            raise DbgException(f"module not found: {where!r}")
+        self._m = found
+        self._unloaded = False
+
+    @classmethod
+    def _of(cls, m: Any, unloaded: bool = False) -> "module":
+        self = cls.__new__(cls)
+        self._m, self._unloaded = m, unloaded
+        return self
+
+    def begin(self) -> int:
+        return self._m.base
+
+    def end(self) -> int:
+        return self._m.base + self._m.size
+
+    def size(self) -> int:
+        return self._m.size
+
+    def name(self) -> str:
+        return self._m.name.rsplit(".", 1)[0]
+
+    def image(self) -> str:
+        return self._m.path
+
+    def timestamp(self) -> int:
+        if self._m.timestamp is None:
+            raise DbgException("no timestamp")
+        return self._m.timestamp
+
+    def checksum(self) -> int:
+        if self._m.checksum is None:
+            raise DbgException("no checksum")
+        return self._m.checksum
+
+    def unloaded(self) -> bool:
+        return self._unloaded
+
+    def getVersion(self) -> Tuple[int, ...]:
+        text = getattr(self._m, "version", None)
+        if not text:
+            raise DbgException("no version resource")
+        return tuple(int(x) for x in text.split("."))
+
+
+def getModulesList() -> List[module]:
+    t = _t()
+    return ([module._of(m) for m in t.modules()]
+            + [module._of(u, unloaded=True) for u in t.unloaded_modules()])
+
+
+def findSymbolAndDisp(offset: int) -> Tuple[str, str, int]:
+    """No symbol files in the stand-in: the engine knows modules only, so no symbol name."""
+    m = _t().module_at(offset)
+    if m is None:
+        raise DbgException(f"no symbol at {offset:#x}")
+    return m.name.rsplit(".", 1)[0], "", offset - m.base
+
+
+def findSymbol(offset: int, showDisplacement: bool = True) -> str:  # noqa: N803
+    m = _t().module_at(offset)
+    if m is None:
+        return f"{offset:x}"
+    return f"{m.name.rsplit('.', 1)[0]}+0x{offset - m.base:x}"
+

@@ -1,0 +1,184 @@
+"""The in-debugger entry point: ``!py -m toolkit <command>`` (pykd-ext) or
+``!py <path>/toolkit/__main__.py <command>`` (plain pykd) runs the dumpkit click group against
+the debugger's current target.
+
+* The target is ``PykdTarget(pykd)``: commands call ``load_target`` with no path and get it.
+* Output goes through ``pykd.dprintln``; when the engine takes DML (inside WinDbg), text is
+  escaped and a few things become links: stack frame numbers run ``.frame 0nN``, thread lines
+  switch thread, module lines run ``lmvm``.
+* Symbols: the engine's ``findSymbolAndDisp`` first, the project's resolver second
+  (``EngineFirstSymbolizer``, handed to commands as ``ctx.obj["symbolizer"]``).
+* Kernel sessions: ``ctx.obj["debugger_command"]`` runs a command through ``dbgCommand`` so the
+  deadlock command can read ``!process 0 7`` live.
+
+This module is the only place that knows the click group runs inside a debugger; the toolkit
+never prints, and the commands still just ``click.echo``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import html
+import io
+import re
+import sys
+from typing import Any, Callable, Dict, List, Optional, Sequence
+
+DML_FRAME = re.compile(r"^(\s*)([0-9a-f]{2,3})(\s+[0-9a-f`]{8,17}\s)")
+DML_THREAD = re.compile(r"Id: ([0-9a-f]+)\.([0-9a-f]+)")
+DML_MODULE = re.compile(r"^([0-9a-f`]{8,17} [0-9a-f`]{8,17}\s+)(\S+)")
+
+
+def in_windbg() -> bool:
+    """``import pykd`` works and the script runs inside a debugger (not standalone pykd)."""
+    try:
+        import pykd  # type: ignore[import-not-found]
+    except ImportError:
+        return False
+    try:
+        return bool(pykd.isWindbgExt())
+    except Exception:  # noqa: BLE001 - any pykd failure means "not in a debugger"
+        return False
+
+
+def dml_line(line: str) -> str:
+    """One text line as DML: escaped, with links where a WinDbg user would click."""
+    frame = DML_FRAME.match(line)
+    if frame:
+        number = int(frame.group(2), 16)
+        rest = html.escape(line[frame.end(2):], quote=False)
+        return (f"{frame.group(1)}<link cmd=\".frame 0n{number}\">{frame.group(2)}</link>"
+                f"{rest}")
+    module = DML_MODULE.match(line)
+    if module:
+        name = module.group(2).rsplit(".", 1)[0]
+        return (html.escape(module.group(1), quote=False)
+                + f"<link cmd=\"lmvm {html.escape(name)}\">{html.escape(module.group(2))}</link>"
+                + html.escape(line[module.end(2):], quote=False))
+    escaped = html.escape(line, quote=False)
+    return DML_THREAD.sub(lambda m: f"Id: {m.group(1)}.<link cmd=\"~~[0x{m.group(2)}]s\">"
+                                    f"{m.group(2)}</link>", escaped)
+
+
+class DprintStream(io.TextIOBase):
+    """A text stream whose complete lines go to ``pykd.dprintln`` (as DML when enabled)."""
+
+    def __init__(self, pykd: Any, dml: bool) -> None:
+        super().__init__()
+        self.pykd = pykd
+        self.dml = dml
+        self._pending = ""
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        self._pending += text
+        *lines, self._pending = self._pending.split("\n")
+        for line in lines:
+            self.echo(line)
+        return len(text)
+
+    def echo(self, line: str) -> None:
+        if self.dml:
+            self.pykd.dprintln(dml_line(line), True)
+        else:
+            self.pykd.dprintln(line)
+
+    def flush(self) -> None:
+        if self._pending:
+            line, self._pending = self._pending, ""
+            self.echo(line)
+
+
+class EngineFirstSymbolizer:
+    """``module!symbol+0xdisp`` for an address: the engine's answer when it has a symbol name,
+    else the project's resolver over the target's modules (``fallback``), else ``module+0xoff``."""
+
+    def __init__(self, target: Any, fallback: Optional[Callable[[int], Optional[str]]] = None
+                 ) -> None:
+        self.target = target
+        self.fallback = fallback
+
+    def __call__(self, address: int) -> str:
+        found = self.target.engine_symbol(address)
+        if found is not None:
+            module, symbol, disp = found
+            return f"{module}!{symbol}" + (f"+{disp:#x}" if disp else "")
+        if self.fallback is not None:
+            text = self.fallback(address)
+            if text:
+                return text
+        module = self.target.module_at(address)
+        if module is None:
+            return f"{address:#0{self.target.pointer_size * 2 + 2}x}"
+        return f"{module.name.rsplit('.', 1)[0]}+{address - module.base:#x}"
+
+
+def project_resolver(target: Any) -> Callable[[int], Optional[str]]:
+    """The project's own symbol lookup over the target's modules (symbol path from
+    ``_NT_SYMBOL_PATH``), as a fallback for addresses the engine has no symbol for."""
+    def lookup(address: int) -> Optional[str]:
+        try:
+            import numpy as np
+            from toolkit.symbols.resolver import Resolver
+            from toolkit.symbols.symbolize import Symbolizer
+            engine = Symbolizer(Resolver.from_symbol_path(None), target.modules(), lines=False)
+            location = engine.run_addresses(np.array([address], dtype=np.uint64))[0]
+        except Exception:  # noqa: BLE001 - a fallback must not break the engine's answer
+            return None
+        return location.format(target.pointer_size) if location.symbol else None
+    return lookup
+
+
+def context_object(pykd: Any) -> Dict[str, Any]:
+    """What commands find in ``ctx.obj`` inside the debugger."""
+    from toolkit.pykd_target import PykdTarget
+
+    holder: Dict[str, Any] = {}
+
+    def target() -> Any:
+        if "target" not in holder:
+            holder["target"] = PykdTarget(pykd)
+        return holder["target"]
+
+    def symbolizer(address: int) -> str:
+        t = target()
+        return EngineFirstSymbolizer(t, project_resolver(t))(address)
+
+    def echo(line: str = "") -> None:
+        pykd.dprintln(line)
+
+    return {"target_factory": target, "echo": echo, "symbolizer": symbolizer,
+            "debugger_command": lambda command: str(pykd.dbgCommand(command)),
+            "kernel": bool(pykd.isKernelDebugging()), "in_debugger": True}
+
+
+def run(argv: Optional[Sequence[str]] = None, pykd: Any = None) -> int:
+    """Run one dumpkit command inside the debugger; returns the exit code (never exits)."""
+    if pykd is None:
+        import pykd  # type: ignore[import-not-found,no-redef]
+    from commands.cli import cli
+
+    args: List[str] = list(sys.argv[1:] if argv is None else argv)
+    dml = bool(pykd.isWindbgExt())
+    out, err = DprintStream(pykd, dml), DprintStream(pykd, False)
+    code = 0
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # type: ignore[type-var]
+        try:
+            cli.main(args=args, prog_name="dumpkit", obj=context_object(pykd),
+                     standalone_mode=True)
+        except SystemExit as exc:     # click exits; a debugger session must not
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        finally:
+            out.flush()
+            err.flush()
+    return code
+
+
+def main() -> None:
+    run()
+
+
+__all__ = ["in_windbg", "run", "main", "dml_line", "DprintStream", "EngineFirstSymbolizer",
+           "context_object"]
