@@ -1,0 +1,64 @@
+"""x64 caller rules: .pdata/UNWIND_INFO (RtlVirtualUnwind), then the RBP chain, then a scan.
+
+Unwind info is read from the image (dump memory, else the binary found by code id) and
+interpreted by toolkit.unwind.amd64_virtual_unwind, which knows where in a prolog or epilog the
+instruction pointer stands, so frame 0 is right even there. A context frame whose function has
+no .pdata entry is a leaf (return address at [RSP]); for a caller frame that would be a guess, so
+the frame pointer and the scan get their turn instead. An unwind that yields an IP outside every
+module's code falls back to the scan too (the unwind data or the stack is damaged).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+from toolkit.errors import DumpkitError
+from toolkit.target import Problem
+from toolkit.unwind.trust import Frame, Trust
+from toolkit.stackwalk.common import frame_from_scan, frame_pointer_caller, lookup_address
+
+NONVOLATILE = ("rip", "rsp", "rbp", "rbx", "rsi", "rdi", "r12", "r13", "r14", "r15")
+
+
+def caller_frame(ctx, frame: Frame) -> Optional[Frame]:
+    """The caller of ``frame`` by the best rule available, or None."""
+    return (_by_unwind_info(ctx, frame)
+            or frame_pointer_caller(ctx, frame, "rip", "rsp", "rbp")
+            or frame_from_scan(ctx, frame, frame.sp, "rip", "rsp", "rbp"))
+
+
+def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
+    from toolkit.unwind.amd64_virtual_unwind import unwind_function, unwind_leaf
+
+    address = lookup_address(frame)
+    module = ctx.module_at(address)
+    if module is None:
+        return None
+    data = ctx.unwind_data(module)
+    if data is None:
+        return None
+    regs = {k: v for k, v in frame.registers.items() if k in NONVOLATILE}
+    try:
+        entry = data.function_at(address - module.base)
+        if entry is None:
+            if frame.trust is not Trust.CONTEXT:
+                return None
+            result = unwind_leaf(regs, ctx.read)
+        else:
+            result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code)
+    except DumpkitError as exc:
+        ctx.notes.setdefault("problems", []).append(
+            Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: {exc}"))
+        return None
+    caller = {k: v for k, v in result.registers.items() if k in NONVOLATILE}
+    rip, rsp = caller["rip"], caller["rsp"]
+    if rip >= 4096 and not ctx.seems_valid_ip(rip):
+        ctx.notes.setdefault("problems", []).append(Problem(
+            "stackwalk.unwind_bad_ip",
+            f"frame {frame.index}: unwind info gave {rip:#x}, not code; trying other rules"))
+        return None
+    return Frame(frame.index + 1, rip, rsp, Trust.CFI, caller.get("rbp"), caller,
+                 problems=tuple(result.problems))
+
+
+__all__ = ["caller_frame"]

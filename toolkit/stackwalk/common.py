@@ -1,0 +1,77 @@
+"""Helpers the per-architecture rules share: frames from scans and frame-pointer sanity."""
+
+from __future__ import annotations
+
+from typing import Dict, Mapping, Optional
+
+from toolkit.unwind.trust import Frame, Trust
+from toolkit.stackwalk.frame_scan import SCAN_SLOTS, SCAN_SLOTS_CONTEXT, scan_for_return
+
+MAX_FP_DISTANCE = 128 * 1024     # restore a frame pointer found by a scan only this close
+
+
+def stack_end(ctx) -> Optional[int]:
+    bounds = ctx.notes.get("stack")
+    return bounds[1] if bounds else None
+
+
+def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
+                    fp_name: str) -> Optional[Frame]:
+    """Scan from ``sp`` (40 slots, 160 for the context frame) and build the caller.
+
+    The caller's frame pointer is restored from the slot just below the return address when
+    that value lies above the caller's SP and within 128 KiB of it (a pushed frame pointer of a
+    standard prolog); otherwise the callee's carries through.
+    """
+    slots = SCAN_SLOTS_CONTEXT if frame.trust is Trust.CONTEXT else SCAN_SLOTS
+    found = scan_for_return(ctx, sp, slots, stack_end(ctx))
+    if found is None:
+        return None
+    ps = ctx.pointer_size
+    caller_sp = found.slot + ps
+    regs: Dict[str, int] = {ip_name: found.value, sp_name: caller_sp}
+    fp = frame.registers.get(fp_name)
+    saved = ctx.read_pointer(found.slot - ps)
+    if saved is not None and caller_sp < saved <= caller_sp + MAX_FP_DISTANCE:
+        fp = saved
+    if fp is not None:
+        regs[fp_name] = fp
+    return Frame(frame.index + 1, found.value, caller_sp, found.trust, fp, regs)
+
+
+def frame_pointer_caller(ctx, frame: Frame, ip_name: str, sp_name: str, fp_name: str,
+                         strip=None) -> Optional[Frame]:
+    """[fp] = caller's fp, [fp+ps] = return address, caller sp = fp + 2*ps; sanity-checked."""
+    ps = ctx.pointer_size
+    fp = frame.registers.get(fp_name)
+    sp = frame.sp
+    if fp is None or fp % ps or fp < sp:
+        return None
+    end = stack_end(ctx)
+    if end is not None and fp + 2 * ps > end:
+        return None
+    saved_fp = ctx.read_pointer(fp)
+    ip = ctx.read_pointer(fp + ps)
+    if saved_fp is None or ip is None:
+        return None
+    if strip is not None:
+        ip = strip(ip)
+    caller_sp = fp + 2 * ps
+    if ip >= 4096 and not ctx.seems_valid_ip(ip):
+        return None
+    regs = {ip_name: ip, sp_name: caller_sp, fp_name: saved_fp}
+    return Frame(frame.index + 1, ip, caller_sp, Trust.FRAME_POINTER, saved_fp, regs)
+
+
+def lookup_address(frame: Frame) -> int:
+    """Where to look up unwind data: the IP itself for frame 0, the byte before a return address
+    for callers (the CALL belongs to the function even when it is its last instruction)."""
+    return frame.ip if frame.trust is Trust.CONTEXT else frame.ip - 1
+
+
+def carried(registers: Mapping[str, int], names) -> Dict[str, int]:
+    return {k: v for k, v in registers.items() if k in names}
+
+
+__all__ = ["frame_from_scan", "frame_pointer_caller", "lookup_address", "carried", "stack_end",
+           "MAX_FP_DISTANCE"]

@@ -1,0 +1,292 @@
+"""What a stack walk may ask about a target: modules, their code, unwind data and symbols.
+
+One ``WalkContext`` per target. It answers the questions every per-architecture rule asks
+(``caller_frame(ctx, frame)`` in x86.py / amd64.py / arm64.py) and caches the per-module work:
+
+- image bytes: from the dump when the image is mapped there (full dumps), else the binary found
+  on the symbol path by code id (``name.dll/<TIMESTAMP><SizeOfImage>/name.dll``);
+- code ranges (executable sections) for "does this candidate point into code";
+- x64 unwind data (.pdata index read by RVA) and x86 STACK WIN/CFI tables (Breakpad .sym next
+  to the debug id, or symbolic's CfiCache of the PDB);
+- symbols (the resolver's function table) for "does it point into a known function";
+- the call-site check (the bytes before a return address decode as a CALL ending there).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from toolkit.errors import DumpkitError, UnreadableMemory
+from toolkit.symbols.module_index import ModuleIndex
+from toolkit.target import Arch, Module, Problem, Target
+from toolkit.unwind.callsite import MAX_CALL_LENGTH, call_before
+
+IMAGE_SCN_CNT_CODE = 0x20
+IMAGE_SCN_MEM_EXECUTE = 0x20000000
+HEADER_SIZE = 0x1000
+ReadRva = Callable[[int, int], bytes]
+
+
+@dataclass(frozen=True)
+class ModuleImage:
+    """A module's PE headers and a reader by RVA (dump memory first, then the file)."""
+
+    module: Module
+    source: str                                  # "dump" | "file"
+    code_ranges: Tuple[Tuple[int, int], ...]     # executable sections, RVAs [start, end)
+    exception_dir: Tuple[int, int]               # (rva, size) of .pdata, (0, 0) when none
+    read_rva: ReadRva
+
+    def is_code_rva(self, rva: int) -> bool:
+        return any(s <= rva < e for s, e in self.code_ranges)
+
+
+def _parse_headers(header: bytes) -> Optional[Tuple[Tuple[Tuple[int, int], ...], Tuple[int, int]]]:
+    import pefile
+
+    if header[:2] != b"MZ":
+        return None
+    try:
+        pe = pefile.PE(data=header, fast_load=True)
+        ranges = tuple((s.VirtualAddress, s.VirtualAddress + max(s.Misc_VirtualSize, s.SizeOfRawData))
+                       for s in pe.sections
+                       if s.Characteristics & (IMAGE_SCN_MEM_EXECUTE | IMAGE_SCN_CNT_CODE))
+        dirs = pe.OPTIONAL_HEADER.DATA_DIRECTORY
+        exc = (dirs[3].VirtualAddress, dirs[3].Size) if len(dirs) > 3 else (0, 0)
+    except Exception:  # pefile raises PEFormatError and assorted others on hostile headers
+        return None
+    return ranges, exc
+
+
+class WalkContext:
+    """Per-target caches and questions shared by the walker, the scan and the patch check."""
+
+    def __init__(self, target: Target, resolver: Any = None) -> None:
+        self.target = target
+        self.arch = target.arch
+        self.pointer_size = target.pointer_size
+        self.resolver = resolver
+        self.modules = ModuleIndex(target.modules())
+        self.problems: List[Problem] = []
+        self._images: Dict[int, Optional[ModuleImage]] = {}
+        self._files: Dict[int, Optional[Any]] = {}
+        self._file_paths: Dict[int, Any] = {}
+        self._unwind: Dict[int, Any] = {}
+        self._tables: Dict[int, Any] = {}
+        self._symbols: Dict[int, Any] = {}
+        self.notes: Dict[Any, Any] = {}          # per-walk scratch (reset by the walker)
+
+    # ---- memory -------------------------------------------------------------------------------
+
+    def read(self, address: int, size: int) -> bytes:
+        """Stack/data memory from the dump (raises UnreadableMemory)."""
+        if address < 0:
+            raise UnreadableMemory(address, size)
+        return self.target.read(address, size)
+
+    def read_pointer(self, address: int) -> Optional[int]:
+        try:
+            raw = self.read(address, self.pointer_size)
+        except UnreadableMemory:
+            return None
+        return int.from_bytes(raw, "little")
+
+    def read_code(self, address: int, size: int) -> bytes:
+        """Code bytes: the dump's copy when it has one, else the image file's (by RVA)."""
+        try:
+            return self.read(address, size)
+        except UnreadableMemory:
+            pass
+        module = self.modules.find(address)
+        if module is None:
+            raise UnreadableMemory(address, size)
+        pe = self._file_image(module)
+        if pe is None:
+            raise UnreadableMemory(address, size)
+        try:
+            data = pe.get_data(address - module.base, size)
+        except Exception:  # pefile: RVA outside every section
+            raise UnreadableMemory(address, size) from None
+        if len(data) != size:
+            raise UnreadableMemory(address, size)
+        return data
+
+    # ---- modules and images -------------------------------------------------------------------
+
+    def module_at(self, address: int) -> Optional[Module]:
+        return self.modules.find(address)
+
+    def _file_image(self, module: Module) -> Optional[Any]:
+        """The module's binary from the symbol path (a pefile.PE), found by code id."""
+        if module.base in self._files:
+            return self._files[module.base]
+        pe = None
+        locator = getattr(self.resolver, "locator", None)
+        if locator is not None and module.code_id:
+            try:
+                located = locator.find_code_file(module.name, module.code_id)
+            except DumpkitError as exc:
+                located = None
+                self.problems.append(Problem("stackwalk.image_lookup", str(exc)))
+            if located is not None:
+                import pefile
+                try:
+                    pe = pefile.PE(str(located.path), fast_load=True)
+                    self._file_paths[module.base] = located.path
+                except Exception as exc:  # a hostile or torn file on the symbol path
+                    self.problems.append(Problem("stackwalk.image_unreadable",
+                                                 f"{located.path}: {exc}"))
+        self._files[module.base] = pe
+        return pe
+
+    def image(self, module: Module) -> Optional[ModuleImage]:
+        if module.base in self._images:
+            return self._images[module.base]
+        found: Optional[ModuleImage] = None
+        try:
+            header = self.read(module.base, min(HEADER_SIZE, module.size or HEADER_SIZE))
+            source = "dump"
+        except UnreadableMemory:
+            pe = self._file_image(module)
+            header = pe.__data__[:HEADER_SIZE] if pe is not None else b""
+            source = "file"
+        parsed = _parse_headers(bytes(header)) if header else None
+        if parsed is not None:
+            base = module.base
+
+            def read_rva(rva: int, size: int, _base: int = base, _m: Module = module) -> bytes:
+                return self.read_code(_base + rva, size)
+
+            found = ModuleImage(module, source, parsed[0], parsed[1], read_rva)
+        self._images[module.base] = found
+        return found
+
+    def is_code(self, address: int) -> bool:
+        """In a module, and in an executable section when the headers are known."""
+        module = self.modules.find(address)
+        if module is None:
+            return False
+        image = self.image(module)
+        if image is None or not image.code_ranges:
+            return True                  # headers unknown: the whole module counts (Breakpad)
+        return image.is_code_rva(address - module.base)
+
+    # ---- symbols ------------------------------------------------------------------------------
+
+    def symbols(self, module: Module) -> Any:
+        """The resolver's ModuleSymbols (None without a resolver or on trouble)."""
+        if self.resolver is None:
+            return None
+        if module.base not in self._symbols:
+            try:
+                self._symbols[module.base] = self.resolver.symbols_for(module)
+            except DumpkitError as exc:
+                self.problems.append(Problem("stackwalk.symbols", str(exc)))
+                self._symbols[module.base] = None
+        return self._symbols[module.base]
+
+    def has_function(self, address: int) -> Optional[bool]:
+        """True/False when the module has debug symbols (PDB/.sym), None when it has none."""
+        module = self.modules.find(address)
+        if module is None:
+            return False
+        syms = self.symbols(module)
+        if syms is None or syms.table is None or syms.kind not in ("pdb", "sym"):
+            return None
+        func, _ = syms.table.lookup(np.array([address - module.base]))
+        return bool(func[0] >= 0)
+
+    def seems_valid_ip(self, address: int) -> bool:
+        """Breakpad's InstructionAddressSeemsValid: code in a module, in a function if symbols."""
+        return self.is_code(address) and self.has_function(address) is not False
+
+    def location(self, address: int, *, caller: bool = False) -> Any:
+        """A symbolized Location (lookup at address-1 for return addresses), or None."""
+        module = self.modules.find(address)
+        if module is None or self.resolver is None:
+            return None
+        from dataclasses import replace
+        try:
+            if caller:
+                loc = self.resolver.lookup(module, address - 1)
+                return replace(loc, address=address, displacement=loc.displacement + 1)
+            return self.resolver.lookup(module, address)
+        except DumpkitError as exc:
+            self.problems.append(Problem("stackwalk.symbols", str(exc)))
+            return None
+
+    # ---- unwind data --------------------------------------------------------------------------
+
+    def unwind_data(self, module: Module) -> Any:
+        """x64 ImageUnwindData of the module, or None (no image, no .pdata, unreadable)."""
+        if module.base in self._unwind:
+            return self._unwind[module.base]
+        from toolkit.unwind.amd64_unwind_info import ImageUnwindData
+        data = None
+        image = self.image(module)
+        if image is not None and image.exception_dir[0] and image.exception_dir[1]:
+            try:
+                data = ImageUnwindData(image.read_rva, *image.exception_dir)
+            except (DumpkitError, ValueError) as exc:
+                self.problems.append(Problem("stackwalk.pdata", f"{module.name}: {exc}"))
+        self._unwind[module.base] = data
+        return data
+
+    def stack_table(self, module: Module) -> Any:
+        """x86 STACK WIN/CFI records: the module's Breakpad .sym, else its PDB via CfiCache."""
+        if module.base in self._tables:
+            return self._tables[module.base]
+        table = None
+        found = self._debug_file(module)
+        if found is not None:
+            from toolkit.unwind.breakpad_stack import BreakpadStackTable, stack_win_from_pdb
+            try:
+                table = (BreakpadStackTable.from_file(found.path) if found.kind == "sym"
+                         else stack_win_from_pdb(found.path))
+            except Exception as exc:  # symbolic's own errors on unreadable PDBs
+                self.problems.append(Problem("stackwalk.stack_records",
+                                             f"{found.path.name}: {exc}"))
+        self._tables[module.base] = table
+        return table
+
+    def _debug_file(self, module: Module) -> Any:
+        locator = getattr(self.resolver, "locator", None)
+        if locator is None:
+            return None
+        debug_id, pdb_name = module.debug_id, module.pdb_name
+        if debug_id is None:
+            self._file_image(module)
+            path = self._file_paths.get(module.base)
+            if path is not None:
+                from toolkit.symbols.resolver import identity_of_image
+                ident = identity_of_image(path)
+                debug_id, pdb_name = ident.debug_id, ident.pdb_name
+        if debug_id is None:
+            return None
+        if not pdb_name:
+            pdb_name = module.name.rsplit(".", 1)[0] + ".pdb"
+        pdb_name = pdb_name.replace("\\", "/").rsplit("/", 1)[-1]
+        try:
+            return locator.find_debug_file(pdb_name, debug_id, kinds=("sym", "pdb"))
+        except DumpkitError as exc:
+            self.problems.append(Problem("stackwalk.debug_file", str(exc)))
+            return None
+
+    # ---- call sites ---------------------------------------------------------------------------
+
+    def call_length(self, address: int) -> Optional[int]:
+        """Length of the CALL that ends exactly at ``address``, None when there is none."""
+        arch = Arch.X86 if self.arch is Arch.X86 else Arch.AMD64
+        for size in (MAX_CALL_LENGTH, 6, 5, 4, 3, 2):
+            try:
+                raw = self.read_code(address - size, size)
+            except UnreadableMemory:
+                continue
+            return call_before(raw, size, arch)
+        return None
+
+
+__all__ = ["WalkContext", "ModuleImage"]
