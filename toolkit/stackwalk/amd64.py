@@ -15,7 +15,9 @@ from typing import Optional
 from toolkit.errors import DumpkitError
 from toolkit.target import Problem
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.common import frame_from_scan, frame_pointer_caller, lookup_address
+from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, lookup_address,
+                                      stack_end)
+from toolkit.unwind.amd64_virtual_unwind import unwind_function
 
 NONVOLATILE = ("rip", "rsp", "rbp", "rbx", "rsi", "rdi", "r12", "r13", "r14", "r15")
 
@@ -24,11 +26,43 @@ def caller_frame(ctx, frame: Frame) -> Optional[Frame]:
     """The caller of ``frame`` by the best rule available, or None."""
     return (_by_unwind_info(ctx, frame)
             or frame_pointer_caller(ctx, frame, "rip", "rsp", "rbp")
-            or frame_from_scan(ctx, frame, frame.sp, "rip", "rsp", "rbp"))
+            or frame_from_scan(ctx, frame, frame.sp, "rip", "rsp", "rbp",
+                               validate=lambda slot, value: _unwinds(ctx, frame, slot, value)))
+
+
+def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
+    """Can the scanned candidate's own function unwind from the slot above it?
+
+    A stale return address left by a returned call still points at a CALL, but unwinding its
+    function from there usually reads past the stack or yields a non-code IP; a live one
+    unwinds to code (or to 0 at the thread's first frame). Modules without unwind data pass.
+    """
+    module = ctx.module_at(value - 1)
+    data = ctx.unwind_data(module) if module is not None else None
+    if data is None:
+        return True
+    try:
+        entry = data.function_at(value - 1 - module.base)
+        if entry is None:
+            return True
+        result = unwind_function(data, module.base, entry, dict(_carried(frame), rip=value, rsp=slot + 8),
+                                 ctx.read, ctx.read_code)
+    except KeyError:
+        return True                  # needs a frame register we do not know: cannot judge
+    except DumpkitError:
+        return False
+    end = stack_end(ctx)
+    if end is not None and result.rsp > end:
+        return False
+    return result.rip == 0 or ctx.seems_valid_ip(result.rip)
+
+
+def _carried(frame: Frame):
+    return {k: v for k, v in frame.registers.items() if k in NONVOLATILE}
 
 
 def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
-    from toolkit.unwind.amd64_virtual_unwind import unwind_function, unwind_leaf
+    from toolkit.unwind.amd64_virtual_unwind import unwind_leaf
 
     address = lookup_address(frame)
     module = ctx.module_at(address)
@@ -46,6 +80,11 @@ def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
             result = unwind_leaf(regs, ctx.read)
         else:
             result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code)
+    except KeyError as exc:          # a register the unwind codes need is unknown here
+        ctx.notes.setdefault("problems", []).append(
+            Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: "
+                                        f"register {exc} unknown"))
+        return None
     except DumpkitError as exc:
         ctx.notes.setdefault("problems", []).append(
             Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: {exc}"))

@@ -16,7 +16,7 @@ def stack_end(ctx) -> Optional[int]:
 
 
 def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
-                    fp_name: str) -> Optional[Frame]:
+                    fp_name: str, validate=None) -> Optional[Frame]:
     """Scan from ``sp`` (40 slots, 160 for the context frame) and build the caller.
 
     The caller's frame pointer is restored from the slot just below the return address when
@@ -24,7 +24,7 @@ def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
     standard prolog); otherwise the callee's carries through.
     """
     slots = SCAN_SLOTS_CONTEXT if frame.trust is Trust.CONTEXT else SCAN_SLOTS
-    found = scan_for_return(ctx, sp, slots, stack_end(ctx))
+    found = scan_for_return(ctx, sp, slots, stack_end(ctx), validate=validate)
     if found is None:
         return None
     ps = ctx.pointer_size
@@ -57,6 +57,8 @@ def frame_pointer_caller(ctx, frame: Frame, ip_name: str, sp_name: str, fp_name:
     if strip is not None:
         ip = strip(ip)
     caller_sp = fp + 2 * ps
+    if ip < 4096 and not (ip == 0 and saved_fp == 0 and frame.trust is not Trust.CONTEXT):
+        return None                  # only a zeroed record {0, 0} ends a chain (thread start)
     if ip >= 4096 and not ctx.seems_valid_ip(ip):
         return None
     regs = {ip_name: ip, sp_name: caller_sp, fp_name: saved_fp}

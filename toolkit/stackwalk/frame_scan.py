@@ -13,7 +13,7 @@ pointers, vtable slots) that sit between the frame and its real return address.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from toolkit.unwind.trust import Trust
 
@@ -29,8 +29,13 @@ class ScanResult:
 
 
 def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None,
-                    prefer_callsite: bool = True) -> Optional[ScanResult]:
-    """The first plausible return address in ``slots`` words from ``start`` (see module doc)."""
+                    prefer_callsite: bool = True,
+                    validate: Optional[Callable[[int, int], bool]] = None) -> Optional[ScanResult]:
+    """The first plausible return address in ``slots`` words from ``start`` (see module doc).
+
+    ``validate(slot, value)`` may reject a candidate the architecture can check further (x64:
+    the candidate's own unwind info must unwind from the slot above it inside the stack).
+    """
     ps = ctx.pointer_size
     first: Optional[ScanResult] = None
     for i in range(slots):
@@ -41,6 +46,8 @@ def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None
         if value is None:
             break
         if value < 4096 or not ctx.seems_valid_ip(value):
+            continue
+        if validate is not None and not validate(slot, value):
             continue
         if ctx.call_length(value):
             return ScanResult(slot, value, Trust.SCAN_CALLSITE)
