@@ -11,13 +11,17 @@ from commands.output import emit_json
 
 
 @click.command("deadlock")
-@click.argument("inputs", nargs=-1, required=True, type=click.Path(dir_okay=False))
+@click.argument("inputs", nargs=-1, required=False, type=click.Path(dir_okay=False))
 @json_option
 @click.option("--dot", "dot_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write the wait graph as Graphviz DOT to this file.")
 @click.option("--no-evidence", is_flag=True, help="Text output without the evidence lines.")
-def deadlock(inputs: Tuple[str, ...], as_json: bool, dot_path: Optional[str],
-             no_evidence: bool) -> None:
+@click.option("--command", "debugger_command", default=None,
+              help="Inside a debugger with no INPUT: the command whose output is read "
+                   "(default: !process 0 7 in kd; the current process otherwise).")
+@click.pass_context
+def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_path: Optional[str],
+             no_evidence: bool, debugger_command: Optional[str]) -> None:
     """Find deadlocks (wait cycles) and blocked wait chains in INPUTs, merged into one graph.
 
     INPUTs are debugger transcripts (WinDbg/kd text: !process 0 7, !thread, ~*kv, !locks, !cs,
@@ -27,7 +31,14 @@ def deadlock(inputs: Tuple[str, ...], as_json: bool, dot_path: Optional[str],
     from toolkit.waitgraph.render_dot import render_dot
     from toolkit.waitgraph.render_text import render_report
 
-    report = report_for_paths(list(inputs))
+    if inputs:
+        report = report_for_paths(list(inputs))
+    else:   # inside WinDbg/kd: the front end reads the live session (toolkit.windbg)
+        graph = (ctx.obj or {}).get("debugger_graph") if isinstance(ctx.obj, dict) else None
+        if graph is None:
+            raise click.UsageError("at least one INPUT is required outside a debugger")
+        from toolkit.waitgraph.inputs import report_for_graphs
+        report = report_for_graphs([graph(debugger_command)])
     if dot_path:
         with open(dot_path, "w", encoding="utf-8") as handle:
             handle.write(render_dot(report))

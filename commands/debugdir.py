@@ -23,13 +23,22 @@ SEH_FLAGS = {"NO_SEH", "NX_COMPAT", "DYNAMIC_BASE", "GUARD_CF", "HIGH_ENTROPY_VA
 
 
 @click.command()
-@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.argument("file", required=False, type=click.Path(exists=True, dir_okay=False))
 @json_option
 @click.option("--blob", "blob_out", type=click.Path(), default=None,
               help="Write the MODLOAD_DATA debug blob (PE: file OUT; dump: directory OUT).")
-def debugdir(file: str, as_json: bool, blob_out: Optional[str]) -> None:
-    """Debug directory, load config and SafeSEH handlers of FILE (PE, minidump or blob)."""
-    report = debugdir_report(file)
+@click.pass_context
+def debugdir(ctx: click.Context, file: Optional[str], as_json: bool,
+             blob_out: Optional[str]) -> None:
+    """Debug directory, load config and SafeSEH handlers of FILE (PE, minidump or blob).
+
+    Inside WinDbg FILE may be left out: the debugger's current target is read."""
+    if file is None:   # the debugger's target (load_target raises a usage error elsewhere)
+        from commands.common import load_target
+        from toolkit.pe_report import report_for_target
+        report = report_for_target(load_target(ctx, None), "<debugger>")
+    else:
+        report = debugdir_report(file)
     written = write_blobs(report, blob_out) if blob_out else []
     if as_json:
         emit_json("debugdir", {**report.to_json(), "blobs_written": written})

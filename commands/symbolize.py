@@ -34,7 +34,9 @@ from toolkit.target import Module
 @click.option("--inlines", is_flag=True, help="Also list inlined frames (innermost first).")
 @click.option("--jsonl", "as_jsonl", is_flag=True, help="One JSON object per input line, streamed.")
 @json_option
-def symbolize(input_path: Optional[str], dump: Optional[str], modules_file: Optional[str],
+@click.pass_context
+def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str],
+              modules_file: Optional[str],
               symbol_path: Optional[str], allow_mismatch: bool, lines: bool, inlines: bool,
               as_jsonl: bool, as_json: bool) -> None:
     """Resolve addresses (stdin or INPUT) or every event of a trace file INPUT."""
@@ -52,6 +54,9 @@ def symbolize(input_path: Optional[str], dump: Optional[str], modules_file: Opti
         modules += open_target(dump).modules()
     if modules_file:
         modules += _modules_json(Path(modules_file))
+    if not modules and trace is None and isinstance(ctx.obj, dict) and ctx.obj.get("target_factory"):
+        from commands.common import load_target
+        modules = load_target(ctx, None).modules()   # inside WinDbg: the debugger's modules
     pointer_size = trace.pointer_size if trace is not None else _pointer_size(modules)
     resolver = Resolver.from_symbol_path(symbol_path, allow_mismatch=allow_mismatch)
     engine = Symbolizer(resolver, modules, lines=lines, inlines=inlines)

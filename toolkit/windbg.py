@@ -149,20 +149,55 @@ def context_object(pykd: Any) -> Dict[str, Any]:
     def echo(line: str = "") -> None:
         pykd.dprintln(line)
 
+    kernel = bool(pykd.isKernelDebugging())
+
+    def debugger_command(command: str) -> str:
+        return str(pykd.dbgCommand(command))
+
+    def debugger_graph(command: Optional[str] = None) -> Any:
+        return session_wait_graph(debugger_command, kernel, target, command)
+
     return {"target_factory": target, "echo": echo, "symbolizer": symbolizer,
-            "debugger_command": lambda command: str(pykd.dbgCommand(command)),
-            "kernel": bool(pykd.isKernelDebugging()), "in_debugger": True}
+            "debugger_command": debugger_command, "debugger_graph": debugger_graph,
+            "kernel": kernel, "in_debugger": True}
 
 
-def run(argv: Optional[Sequence[str]] = None, pykd: Any = None) -> int:
-    """Run one dumpkit command inside the debugger; returns the exit code (never exits)."""
+KERNEL_WAIT_COMMAND = "!process 0 7"
+
+
+def session_wait_graph(debugger_command: Callable[[str], str], kernel: bool,
+                       target: Callable[[], Any], command: Optional[str] = None) -> Any:
+    """The wait graph of the live session: in kd (or with an explicit command) the transcript
+    builder over ``dbgCommand(command)`` — ``!process 0 7`` by default, so the debugger/debuggee
+    case is found live; in user mode the dump builder over the current target."""
+    from toolkit.errors import UnsupportedTarget
+    if kernel or command:
+        from toolkit.waitgraph.builders.transcript import build_from_text
+        text = command or KERNEL_WAIT_COMMAND
+        return build_from_text(debugger_command(text), f"dbgCommand({text})")
+    try:
+        from toolkit.waitgraph.builders.minidump import build_from_target
+    except ImportError:
+        raise UnsupportedTarget("the user-mode wait-graph builder is not installed; pass "
+                                "--command \"~*kv\" to read the debugger's stacks") from None
+    return build_from_target(target(), "<debugger>")
+
+
+def run(argv: Optional[Sequence[str]] = None, pykd: Any = None,
+        errors: Optional[Any] = None) -> int:
+    """Run one dumpkit command inside the debugger; returns the exit code (never exits).
+
+    Error and warning lines (click's stderr) go through ``dprintln`` too, unless ``errors``
+    (a text stream) is given to keep them apart."""
     if pykd is None:
         import pykd  # type: ignore[import-not-found,no-redef]
     from commands.cli import cli
 
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
-    dml = bool(pykd.isWindbgExt())
-    out, err = DprintStream(pykd, dml), DprintStream(pykd, False)
+    # JSON stays plain text (a reader parses it); everything else is DML inside WinDbg.
+    dml = bool(pykd.isWindbgExt()) and not {"--json", "--jsonl"} & set(args)
+    out = DprintStream(pykd, dml)
+    err = errors if errors is not None else DprintStream(pykd, False)
     code = 0
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # type: ignore[type-var]
         try:
