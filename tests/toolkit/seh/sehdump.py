@@ -89,23 +89,31 @@ class SehScene:
 
     def build(self) -> bytes:
         runs = self._runs()
-        stack = next(((a, d) for a, d in runs if a <= self.read32(self.teb) < a + len(d)),
-                     runs[0])
+        esp = struct.unpack_from("<I", self.context, 0xC4)[0]       # CONTEXT_X86.Esp
+        placed: Dict[int, int] = {}                                  # run start -> file offset
 
         def memory(rva: int) -> bytes:
             data_at = rva + 4 + 16 * len(runs)
             table, blobs = struct.pack("<I", len(runs)), b""
             for a, d in runs:
-                table += struct.pack("<QII", a, len(d), data_at + len(blobs))
+                placed[a] = data_at + len(blobs)
+                table += struct.pack("<QII", a, len(d), placed[a])
                 blobs += d
             return table + blobs
 
         def threads(rva: int) -> bytes:
+            # The thread's stack descriptor: from ESP's page to the end of the run holding it.
+            stack = dict(StartOfMemoryRange=0, Memory=dict(DataSize=0, Rva=0))
+            for a, d in runs:
+                if a <= esp < a + len(d):
+                    start = esp & ~0xFFF
+                    stack = dict(StartOfMemoryRange=start, Memory=dict(
+                        DataSize=a + len(d) - start, Rva=placed[a] + start - a))
             ctx_at = rva + 4 + MINIDUMP_THREAD.sizeof()
             return struct.pack("<I", 1) + MINIDUMP_THREAD.build(dict(
                 ThreadId=self.tid, SuspendCount=0, PriorityClass=0x20, Priority=0, Teb=self.teb,
-                Stack=dict(StartOfMemoryRange=stack[0], Memory=dict(DataSize=0, Rva=0)),
-                ThreadContext=dict(DataSize=len(self.context), Rva=ctx_at))) + self.context
+                Stack=stack, ThreadContext=dict(DataSize=len(self.context), Rva=ctx_at))) \
+                + self.context
 
         def modules(rva: int) -> bytes:
             n = len(self.modules)
@@ -123,8 +131,8 @@ class SehScene:
                     MiscRecord=dict(DataSize=0, Rva=0), Reserved0=0, Reserved1=0))
             return struct.pack("<I", n) + entries + tail
 
-        parts = [(SYSTEM_INFO, system_info("PROCESSOR_ARCHITECTURE_INTEL")), (THREAD_LIST, threads),
-                 (MODULE_LIST, modules), (MEMORY_LIST, memory)]
+        parts = [(SYSTEM_INFO, system_info("PROCESSOR_ARCHITECTURE_INTEL")), (MEMORY_LIST, memory),
+                 (THREAD_LIST, threads), (MODULE_LIST, modules)]
         if self.memory_info is not None:
             import numpy as np
             rows = np.zeros(len(self.memory_info), dtype=MINIDUMP_MEMORY_INFO_DTYPE)
