@@ -45,8 +45,8 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
         entry = data.function_at(value - 1 - module.base)
         if entry is None:
             return True
-        result = unwind_function(data, module.base, entry, dict(_carried(frame), rip=value, rsp=slot + 8),
-                                 ctx.read, ctx.read_code)
+        regs = _static_frame(data, entry, dict(_carried(frame), rip=value, rsp=slot + 8))
+        result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code)
     except KeyError:
         return True                  # needs a frame register we do not know: cannot judge
     except DumpkitError:
@@ -54,7 +54,18 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
     end = stack_end(ctx)
     if end is not None and result.rsp > end:
         return False
-    return result.rip == 0 or ctx.seems_valid_ip(result.rip)
+    return result.rip == 0 or ctx.is_code(result.rip)
+
+
+def _static_frame(data, entry, regs):
+    """For a frame found by scanning, the callee's frame register says nothing about this
+    function: assume no dynamic allocation, so the frame register is RSP + FrameOffset*16 (the
+    value SET_FPREG gave it), which lets the unwind codes locate the saved registers."""
+    info = data.chain(entry)[0][1]
+    if info.frame_register is not None:
+        regs = dict(regs)
+        regs[info.frame_register] = regs["rsp"] + info.frame_offset
+    return regs
 
 
 def _carried(frame: Frame):
@@ -79,6 +90,8 @@ def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
                 return None
             result = unwind_leaf(regs, ctx.read)
         else:
+            if frame.trust in (Trust.SCAN, Trust.SCAN_CALLSITE):
+                regs = _static_frame(data, entry, regs)
             result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code)
     except KeyError as exc:          # a register the unwind codes need is unknown here
         ctx.notes.setdefault("problems", []).append(
@@ -91,7 +104,7 @@ def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
         return None
     caller = {k: v for k, v in result.registers.items() if k in NONVOLATILE}
     rip, rsp = caller["rip"], caller["rsp"]
-    if rip >= 4096 and not ctx.seems_valid_ip(rip):
+    if rip >= 4096 and not ctx.is_code(rip):     # symbols may not cover CRT code: code suffices
         ctx.notes.setdefault("problems", []).append(Problem(
             "stackwalk.unwind_bad_ip",
             f"frame {frame.index}: unwind info gave {rip:#x}, not code; trying other rules"))
