@@ -19,6 +19,10 @@ COMMANDS = [
     ("symbolize", "commands.symbolize", "symbolize"),
     ("trace", "commands.trace", "trace"),
     ("deadlock", "commands.deadlock", "deadlock"),
+    ("stack", "commands.stack", "stack"),
+    ("scan", "commands.scan", "scan"),
+    ("patch-check", "commands.patch_check", "patch_check"),
+    ("exchain", "commands.exchain", "exchain"),
 ]
 
 
