@@ -42,7 +42,7 @@ def thread_chain(judge: Judge, thread: Thread, *, heuristic: bool = False,
     if tib is None:
         x86 = target.arch is Arch.X86 or thread.wow64_teb is not None
         if heuristic and x86:
-            raw, note = heuristic_chain(target, thread)
+            raw, note = heuristic_chain(target, thread, judge.is_code)
             records = tuple(judge.record(r.address, r.next, r.handler, None, None,
                                          heuristic=True) for r in raw.records)
             return ChainVerdict(thread.tid, "heuristic", None, None, None, None, records,
@@ -50,7 +50,7 @@ def thread_chain(judge: Judge, thread: Thread, *, heuristic: bool = False,
                                 note=f"{why}; {note}")
         hint = " (--heuristic searches the stack for a plausible chain)" if x86 else ""
         return ChainVerdict(thread.tid, None, None, None, None, None, (), "head-unknown",
-                            note=f"{why}{hint}")
+                            note=f"{why}{hint}", applicable=x86)
     raw = walk_chain(target, tib.exception_list, cap)
     records = tuple(judge.record(r.address, r.next, r.handler, tib.stack_limit, tib.stack_base)
                     for r in raw.records)

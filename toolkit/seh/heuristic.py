@@ -9,7 +9,7 @@ up the scanned stack. Candidates are linked through Next; the longest linked run
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -51,8 +51,14 @@ def stack_span(target: Any, thread: Thread) -> Optional[Tuple[int, bytes]]:
     return (start, b"".join(chunks)) if chunks else None
 
 
-def heuristic_chain(target: Any, thread: Thread) -> Tuple[RawChain, str]:
-    """The most plausible chain on the stack and a note saying how it was found."""
+def heuristic_chain(target: Any, thread: Thread,
+                    is_code: Optional[Callable[[int], Optional[bool]]] = None) -> \
+        Tuple[RawChain, str]:
+    """The most plausible chain on the stack and a note saying how it was found.
+
+    ``is_code(handler)`` says whether an address lies in an executable section (None: the
+    image is unknown, keep the candidate); it drops data pointers that look like handlers.
+    """
     span = stack_span(target, thread)
     if span is None:
         return RawChain((), "empty"), "HEURISTIC: no stack memory to search"
@@ -71,6 +77,8 @@ def heuristic_chain(target: Any, thread: Thread) -> Tuple[RawChain, str]:
     hits = np.nonzero(in_module & next_ok)[0]
     cand: Dict[int, Tuple[int, int]] = {int(addrs[i]): (int(nexts[i]), int(handlers[i]))
                                         for i in hits}
+    if is_code is not None:
+        cand = {a: nh for a, nh in cand.items() if is_code(nh[1]) is not False}
     best: List[int] = []
     length: Dict[int, int] = {}
     for a in sorted(cand, reverse=True):           # higher records first: Next points up
@@ -89,9 +97,9 @@ def heuristic_chain(target: Any, thread: Thread) -> Tuple[RawChain, str]:
                     break
                 at = nxt
     records = tuple(RawRecord(a, cand[a][0], cand[a][1]) for a in best)
-    note = (f"HEURISTIC: chain head unknown (no TEB memory); searched {len(data):#x} bytes of "
-            f"stack from {start:08x}: {len(cand)} candidate records, longest chain ending in "
-            f"0xFFFFFFFF has {len(records)}")
+    note = (f"HEURISTIC: searched {len(data):#x} bytes of stack from {start:08x}: "
+            f"{len(cand)} candidate records, the longest chain ending in 0xFFFFFFFF has "
+            f"{len(records)}")
     return RawChain(records, "end" if records else "empty"), note
 
 

@@ -16,6 +16,7 @@ from toolkit.errors import DumpkitError
 from toolkit.target import Module
 
 # PeImage problems that mean the SafeSEH facts read from memory are incomplete.
+IMAGE_SCN_MEM_EXECUTE = 0x20000000
 _INCOMPLETE = ("pe-load-config", "pe-load-config-truncated", "pe-safeseh")
 
 
@@ -34,6 +35,10 @@ class ImageFacts:
     handlers: Tuple[int, ...] = ()          # sorted RVAs
     security_cookie: Optional[int] = None   # load config SecurityCookie (VA, relocated)
     path: Optional[str] = None              # the file used, for "symbol path"
+    code_ranges: Tuple[Tuple[int, int], ...] = ()   # executable sections, as VA [start, end)
+
+    def is_code(self, address: int) -> bool:
+        return any(start <= address < end for start, end in self.code_ranges)
 
     def safeseh_contains(self, rva: int) -> bool:
         """Binary search of the sorted handler table, as RtlIsValidHandler does."""
@@ -55,8 +60,11 @@ def facts_from_image(image: Any, module: Module, source: str,
     cookie = lc.get("SecurityCookie") if lc else None
     if cookie and image.layout == "file":
         cookie = cookie - image.image_base + module.base
+    code = tuple((module.base + sec.virtual_address,
+                  module.base + sec.virtual_address + max(sec.virtual_size, sec.size_of_raw_data))
+                 for sec in image.sections if sec.characteristics & IMAGE_SCN_MEM_EXECUTE)
     return ImageFacts(module.name, module.base, True, source, None, image.no_seh, image.il_only,
-                      table, tuple(image.safeseh_handlers), cookie or None, path)
+                      table, tuple(image.safeseh_handlers), cookie or None, path, code)
 
 
 class ImageCache:

@@ -94,6 +94,14 @@ class Judge:
                 out.append("handler-pop-pop-ret")
         return tuple(out)
 
+    def is_code(self, address: int) -> Optional[bool]:
+        """Executable-section membership from the image facts; None when the image is unknown."""
+        module = self.target.module_at(address)
+        if module is None:
+            return False
+        facts = self.images.facts(module)
+        return facts.is_code(address) if facts.available and facts.code_ranges else None
+
     # ---- chains -------------------------------------------------------------------------------
     def chain_rules(self, records: Sequence[RecordVerdict], termination: str) -> \
             Tuple[RuleVerdict, ...]:

@@ -135,6 +135,7 @@ class ChainVerdict:
     chain_rules: Tuple[RuleVerdict, ...] = ()
     note: Optional[str] = None         # e.g. why the head is unknown
     problems: Tuple[Problem, ...] = ()
+    applicable: bool = True            # False: a native 64-bit (or non-x86) thread has no chain
 
     @property
     def heuristic(self) -> bool:
@@ -157,6 +158,7 @@ class ChainVerdict:
                 "stack_base": hex_addr(self.stack_base, 4),
                 "stack_limit": hex_addr(self.stack_limit, 4),
                 "termination": self.termination, "note": self.note,
+                "applicable": self.applicable,
                 "failing": list(self.failing),
                 "records": [r.to_json() for r in self.records],
                 "chain_rules": [v.to_json() for v in self.chain_rules],

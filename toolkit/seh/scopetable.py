@@ -47,7 +47,8 @@ def read_scope(target: Any, record: int, kind: str, cookie_va: Optional[int],
     if kind == "eh4":
         if cookie_va is None:
             return ScopeInfo(kind, level, None, encoded,
-                             note="__security_cookie location unknown (no load config): the "
+                             note="__security_cookie location unknown (the image's load config is not "
+                                  "available): the "
                                   "scope table pointer cannot be decoded")
         try:
             cookie = int.from_bytes(target.read(cookie_va, 4), "little")
