@@ -1,0 +1,82 @@
+"""Every walk ends with a stated reason: cycles, zeroed registers, truncated stacks, no modules."""
+
+from __future__ import annotations
+
+from tests.toolkit.stackwalk.fake_target import FakeTarget, thread, words
+from toolkit.stackwalk.walker import walk_target
+from toolkit.target import Arch, Module
+from toolkit.unwind.trust import EndReason, Trust
+
+CODE = Module(0x400000, 0x10000, "app.exe")
+# call rel32 ending at 0x401005, 0x401105 and 0x401205 (E8 + 4 bytes), for the call-site check
+CODE_BYTES = {0x401000: b"\xe8\0\0\0\0" + b"\x90" * 0xfb + b"\xe8\0\0\0\0" + b"\x90" * 0xfb
+              + b"\xe8\0\0\0\0"}
+
+
+def walk(memory, regs, arch=Arch.X86, stack=(0x1000, 0x2000), modules=(CODE,), **kw):
+    target = FakeTarget(arch, {**CODE_BYTES, **memory}, list(modules),
+                        [thread(arch, 1, stack[0], stack[1], **regs)])
+    return walk_target(target, **kw).threads[0]
+
+
+def test_a_cyclic_frame_pointer_chain_ends_instead_of_looping():
+    # ebp -> 0x1100 -> 0x1010 -> 0x1100 ...: SP would have to go down again, so the walk stops.
+    stack = {0x1000: words([0] * 4 + [0x1100, 0x401105] + [0] * 58 + [0x1010, 0x401205])}
+    result = walk(stack, {"eip": 0x401005, "esp": 0x1000, "ebp": 0x1010})
+    assert result.end_reason in (EndReason.SP_NOT_INCREASING, EndReason.CYCLE,
+                                 EndReason.NO_CALLER)
+    assert len(result.frames) < 10
+
+
+def test_zeroed_eip_and_ebp_give_a_stated_end_not_a_crash():
+    # the selagroup Dump.dmp lab: stack corruption zeroed EIP and EBP; the scan still finds
+    # the return address on the stack, and the walk ends with a reason.
+    stack = {0x1000: words([0x12345678, 0x401105, 0, 0])}
+    result = walk(stack, {"eip": 0, "esp": 0x1000, "ebp": 0})
+    assert result.frames[0].ip == 0
+    assert [f.ip for f in result.frames[1:2]] == [0x401105]
+    assert result.frames[1].trust is Trust.SCAN_CALLSITE
+    assert result.end_reason is not EndReason.NONE
+
+
+def test_a_stack_truncated_by_the_dump_ends_as_unreadable_or_no_caller():
+    stack = {0x1000: words([0x401105])}          # only 4 bytes of the stack were captured
+    result = walk(stack, {"eip": 0x401005, "esp": 0x1000, "ebp": 0x1800})
+    assert result.end_reason in (EndReason.NO_CALLER, EndReason.STACK_END)
+    assert len(result.frames) == 2
+
+
+def test_without_modules_no_candidate_is_code_and_the_walk_stops_at_frame_zero():
+    stack = {0x1000: words([0x401105] * 8)}
+    result = walk(stack, {"eip": 0x401005, "esp": 0x1000, "ebp": 0}, modules=())
+    assert len(result.frames) == 1 and result.end_reason is EndReason.NO_CALLER
+
+
+def test_the_frame_cap_stops_a_runaway_walk():
+    # 64 fake frames, each a frame-pointer record pointing 8 bytes up
+    values = []
+    for i in range(64):
+        values += [0x1000 + 8 * (i + 1), 0x401105]
+    result = walk({0x1000: words(values)}, {"eip": 0x401005, "esp": 0xff0, "ebp": 0x1000},
+                  max_frames=10)
+    assert len(result.frames) == 10 and result.end_reason is EndReason.FRAME_LIMIT
+
+
+def test_a_thread_without_context_reports_why():
+    target = FakeTarget(Arch.X86, {}, [CODE], [thread(Arch.X86, 7, 0x1000, 0x2000)])
+    result = walk_target(target).threads[0]
+    assert result.frames == () and result.end_reason is EndReason.UNREADABLE
+    assert result.problems[0].code == "stackwalk.no_start"
+
+
+def test_arm64_follows_the_frame_record_chain_and_strips_pac_bits():
+    mod = Module(0x7FF600000000, 0x10000, "app.exe")
+    ret1, ret2 = 0x7FF600001234, 0x7FF600002345
+    # record at 0x1000 -> {0x1010, ret1 with a PAC}, record at 0x1010 -> {0, ret2}
+    stack = {0x1000: words([0x1010, ret1 | (0x5A << 56), 0, ret2, 0, 0], 8)}
+    target = FakeTarget(Arch.ARM64, stack, [mod],
+                        [thread(Arch.ARM64, 1, 0x1000, 0x1030, pc=0x7FF600001000, sp=0x1000,
+                                fp=0x1000, lr=ret1)])
+    result = walk_target(target).threads[0]
+    assert [f.ip for f in result.frames] == [0x7FF600001000, ret1, ret2]
+    assert [f.trust for f in result.frames[1:]] == [Trust.FRAME_POINTER, Trust.FRAME_POINTER]
