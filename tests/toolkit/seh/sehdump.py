@@ -158,3 +158,12 @@ def find_gadget(target, module, pattern=None) -> Optional[int]:
         if m:
             return page + m.start()
     return None
+
+
+def pefile_handlers(path) -> List[int]:
+    """The SafeSEH table of a PE file as pefile reads it (an independent reader)."""
+    import pefile
+    ref = pefile.PE(str(path))
+    s = ref.DIRECTORY_ENTRY_LOAD_CONFIG.struct
+    raw = ref.get_data(s.SEHandlerTable - ref.OPTIONAL_HEADER.ImageBase, 4 * s.SEHandlerCount)
+    return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]

@@ -12,11 +12,11 @@ import shutil
 from pathlib import Path
 from typing import List
 
-import pefile
 import pytest
 
 from tests.conftest import corpus_path
 from tests.toolkit.llvm_checks import check_tree, find
+from tests.toolkit.seh.sehdump import pefile_handlers
 from toolkit.errors import UnreadableMemory
 from toolkit.pe import PeImage
 from toolkit.seh import judge_handler
@@ -92,13 +92,6 @@ def test_llvm_readobj_seh_table_entries_are_listed_and_their_neighbours_are_not(
         assert v.verdict("SAFESEH_LISTED").outcome is Outcome.PASS, hex(va)
         assert "symbol path" in v.verdict("SAFESEH_LISTED").reason
         assert judged(target, resolver, va + 1).failing == ("SAFESEH_LISTED",)
-
-
-def pefile_handlers(path: Path) -> List[int]:
-    ref = pefile.PE(str(path))
-    s = ref.DIRECTORY_ENTRY_LOAD_CONFIG.struct
-    raw = ref.get_data(s.SEHandlerTable - ref.OPTIONAL_HEADER.ImageBase, 4 * s.SEHandlerCount)
-    return [int.from_bytes(raw[i:i + 4], "little") for i in range(0, len(raw), 4)]
 
 
 @pytest.mark.parametrize("name", ["safeseh", "safeseh_fly"])

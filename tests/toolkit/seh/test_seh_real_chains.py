@@ -7,7 +7,6 @@ Expected chains come from files written independently of this code: corpus/wine/
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest

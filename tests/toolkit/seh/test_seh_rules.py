@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 
 from toolkit.seh import rules
 from toolkit.seh.images import ImageFacts
