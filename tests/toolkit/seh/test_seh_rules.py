@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 from toolkit.seh import rules
 from toolkit.seh.images import ImageFacts
 from toolkit.seh.model import Outcome, RecordVerdict, RuleVerdict
