@@ -52,6 +52,43 @@ def test_batch_agrees_with_symcache_lookup_on_every_range_of_crash_pdb(crash):
         assert files[i] == outer.full_path
 
 
+PAIRS = ["symbolic/windows/crash.exe", "rizin-testbins/pdb/exceptions-test.exe",
+         "mozilla-dump_syms/windows/basic32-min.dll", "llvm/tools/llvm-symbolizer/pdb/Inputs/test.exe"]
+
+
+def test_batch_over_four_modules_agrees_with_symcache_lookup_on_every_range(tmp_path):
+    """One merged, bucketed table over several PDBs answers like each module's SymCache."""
+    store = tmp_path / "store"
+    store.mkdir()
+    modules, base = [], 0x10000000
+    for rel in PAIRS:
+        image = corpus_path(rel)
+        shutil.copy(image.with_suffix(".pdb"), store)
+        module = capture_module(image, base)[0].to_module()
+        modules.append(module)
+        base += (module.size + 0xFFFF) & ~0xFFFF
+    r = Resolver.from_symbol_path(str(store), cache_dir=tmp_path / "cache")
+    index = ModuleIndex(modules)
+    parts = [every_range_address(r.symbols_for(m).table, m.base) for m in modules]
+    parts.append(np.array([m.end for m in modules] + [m.end - 1 for m in modules], np.uint64))
+    addrs = np.random.default_rng(5).permutation(np.concatenate(parts))
+    result = symbolize_batch(r, index, addrs)
+    names, lines, files = result.names(), result.lines(), result.files()
+    for i, addr in enumerate(addrs.tolist()):
+        module = index.find(addr)
+        if module is None:
+            assert result.module[i] == -1 and names[i] is None
+            continue
+        assert index.modules[result.module[i]] is module
+        frames = r.symbols_for(module).symcache.lookup(addr - module.base)
+        if not frames:
+            assert names[i] is None
+            continue
+        outer = frames[-1]
+        assert (names[i], int(lines[i]), files[i]) == (outer.symbol, outer.line, outer.full_path)
+        assert int(result.displacement[i]) == addr - module.base - outer.sym_addr
+
+
 def test_addresses_outside_every_module_have_no_module(crash):
     r, module = crash
     result = symbolize_batch(r, ModuleIndex([module]), np.array([0x10, module.end, module.base]))
