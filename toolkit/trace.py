@@ -236,38 +236,21 @@ def capture_module(path: Path, base: Optional[int] = None) -> Tuple[TraceModule,
     Returns the record and the image's machine name. ``base`` defaults to the preferred
     ImageBase. The debug blob holds every debug directory entry with its payload.
     """
-    import pefile
-
-    from parsers.modload_data import build_debug_blob
-    from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY
+    from toolkit.pe import PeImage
+    from toolkit.pe_report import debug_blob
 
     try:
-        pe = pefile.PE(str(path), fast_load=True)
-        pe.parse_data_directories(
-            directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
-    except pefile.PEFormatError as exc:
+        image = PeImage.from_file(path)
+    except InputError as exc:
         raise InputError(f"{path} is not a PE image: {exc}") from None
-    try:
-        records = []
-        for entry in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []):
-            raw = pe.__data__[entry.struct.get_file_offset():
-                              entry.struct.get_file_offset() + 28]
-            fields = IMAGE_DEBUG_DIRECTORY.parse(bytes(raw))
-            start, size = entry.struct.PointerToRawData, entry.struct.SizeOfData
-            payload = bytes(pe.__data__[start:start + size]) if size else b""
-            records.append((fields, payload))
-        machine_code = pe.FILE_HEADER.Machine
-        machine = next((k for k, v in IMAGE_FILE_MACHINE.items() if v == machine_code),
-                       "IMAGE_FILE_MACHINE_UNKNOWN")
-        opt = pe.OPTIONAL_HEADER
-        module = TraceModule(
-            name=path.name, base=opt.ImageBase if base is None else base,
-            size=opt.SizeOfImage, timestamp=pe.FILE_HEADER.TimeDateStamp,
-            size_of_image=opt.SizeOfImage, checksum=opt.CheckSum,
-            debug_blob=build_debug_blob(records) if records else b"")
-        return module, machine
-    finally:
-        pe.close()
+    machine = next((k for k, v in IMAGE_FILE_MACHINE.items() if v == image.machine),
+                   "IMAGE_FILE_MACHINE_UNKNOWN")
+    module = TraceModule(
+        name=path.name, base=image.image_base if base is None else base,
+        size=image.size_of_image, timestamp=image.timestamp, size_of_image=image.size_of_image,
+        checksum=image.checksum,
+        debug_blob=debug_blob(image) if image.debug_entries else b"")
+    return module, machine
 
 
 def write_trace(path: Path, modules: Iterable[TraceModule], events: Optional[TraceEvents] = None,

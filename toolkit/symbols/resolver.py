@@ -85,29 +85,19 @@ class ImageIdentity:
     debug_id: Optional[DebugId]
     pdb_name: Optional[str]
     code_id: Optional[str]
+    size_of_image: Optional[int] = None
 
 
 def identity_of_image(path: Path) -> ImageIdentity:
-    """Debug id and PDB name from a PE's CodeView record, code id from its headers."""
-    import pefile
+    """Debug id and PDB name from a PE's CodeView record, code id and SizeOfImage from its
+    headers; all None when the file is not a readable PE."""
+    from toolkit.pe import PeImage
 
-    from parsers.codeview import parse_codeview
     try:
-        pe = pefile.PE(str(path), fast_load=True)
-        pe.parse_data_directories(directories=[pefile.DIRECTORY_ENTRY["IMAGE_DIRECTORY_ENTRY_DEBUG"]])
-    except Exception:  # pefile raises PEFormatError and assorted others on bad input
+        image = PeImage.from_file(path)
+    except (DumpkitError, OSError):
         return ImageIdentity(None, None, None)
-    try:
-        cid = f"{pe.FILE_HEADER.TimeDateStamp:08X}{pe.OPTIONAL_HEADER.SizeOfImage:x}"
-        for entry in getattr(pe, "DIRECTORY_ENTRY_DEBUG", []):
-            if entry.struct.Type == 2 and entry.struct.SizeOfData:
-                start = entry.struct.PointerToRawData
-                info = parse_codeview(pe.__data__[start:start + entry.struct.SizeOfData])
-                if info.debug_id is not None:
-                    return ImageIdentity(info.debug_id, info.pdb_name, cid)
-        return ImageIdentity(None, None, cid)
-    finally:
-        pe.close()
+    return ImageIdentity(image.debug_id, image.pdb_name, image.code_id, image.size_of_image)
 
 
 class Resolver:

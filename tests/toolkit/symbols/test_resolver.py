@@ -107,6 +107,12 @@ def test_identity_of_image_reads_the_codeview_record():
     ident = identity_of_image(corpus_path("symbolic/windows/crash.exe"))
     assert str(ident.debug_id) == "3249D99D0C4049318610F4E4FB0B69361"  # EXPECTED_FROM_SOURCE.md
     assert ident.code_id == "5AB380779000"
+    assert ident.size_of_image == int(ident.code_id[8:], 16)
+
+
+def test_identity_of_a_file_that_is_not_a_pe_is_empty():
+    ident = identity_of_image(corpus_path("symbolic/windows/crash.pdb"))
+    assert (ident.debug_id, ident.pdb_name, ident.code_id) == (None, None, None)
 
 
 def test_missing_symbolic_is_one_line_error(monkeypatch):
