@@ -41,6 +41,9 @@ class DumpkitGroup(click.Group):
             return super().invoke(ctx)
         except DumpkitError as exc:
             _fail(type(exc).__name__, str(exc))
+        except BrokenPipeError:
+            # `dumpkit ... | head`: the reader left; stop quietly like other Unix tools.
+            _quiet_exit_after_broken_pipe()
         except (OSError, MemoryError) as exc:
             _fail(type(exc).__name__, _os_message(exc))
 
@@ -49,6 +52,13 @@ def _os_message(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"{exc.strerror}: {exc.filename}"
     return str(exc) or type(exc).__name__
+
+
+def _quiet_exit_after_broken_pipe() -> None:
+    import os
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    sys.exit(0)
 
 
 def _fail(name: str, message: str) -> None:

@@ -1,0 +1,50 @@
+"""The installed `dumpkit` console script, run as a real process."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SAMPLES
+
+SAMPLE = str(SAMPLES / "dumps" / "seh_x86-full-trim-cv.dmp")
+
+
+def _dumpkit() -> list:
+    exe = shutil.which("dumpkit")
+    return [exe] if exe else [sys.executable, "-m", "toolkit"]
+
+
+def test_python_dash_m_toolkit_runs_the_same_cli():
+    out = subprocess.run([sys.executable, "-m", "toolkit", "info", SAMPLE],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "seh_x86.exe" in out.stdout
+
+
+def test_missing_file_is_one_line_and_exit_2(tmp_path):
+    out = subprocess.run(_dumpkit() + ["info", str(tmp_path / "nope.dmp")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+    assert "Traceback" not in out.stderr
+
+
+def test_garbage_file_is_one_line_and_exit_2(tmp_path):
+    junk = tmp_path / "junk.dmp"
+    junk.write_bytes(b"MDMP" + b"\xff" * 60)
+    out = subprocess.run(_dumpkit() + ["info", str(junk)],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 2
+    assert len(out.stderr.strip().splitlines()) == 1
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX pipe into head")
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    cmd = " ".join(_dumpkit()) + f" info {SAMPLE} | head -n 1"
+    out = subprocess.run(["sh", "-c", cmd + " >/dev/null"], capture_output=True, text=True,
+                         timeout=120)
+    assert "Traceback" not in out.stderr and "Error" not in out.stderr
