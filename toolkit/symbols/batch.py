@@ -179,6 +179,9 @@ class BatchSymbolizer:
         wanted = [m for m in pending if touched[m]]
         if not wanted:
             return False
+        prefetch = getattr(self.resolver, "prefetch", None)
+        if prefetch is not None and len(wanted) > 1:   # many modules: download in parallel
+            prefetch([self.index.modules[m] for m in wanted])
         for m in wanted:
             self.symbols[m] = self.resolver.symbols_for(self.index.modules[m])
         self._complete = all(s is not None for s in self.symbols)

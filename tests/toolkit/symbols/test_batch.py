@@ -89,6 +89,36 @@ def test_batch_over_four_modules_agrees_with_symcache_lookup_on_every_range(tmp_
         assert int(result.displacement[i]) == addr - module.base - outer.sym_addr
 
 
+def test_symbols_of_the_touched_modules_are_prefetched_together_before_loading(tmp_path):
+    """Many modules (a dump's): one parallel prefetch for those the addresses fall in."""
+    store = tmp_path / "store"
+    store.mkdir()
+    modules, base = [], 0x10000000
+    for rel in PAIRS:
+        image = corpus_path(rel)
+        shutil.copy(image.with_suffix(".pdb"), store)
+        modules.append(capture_module(image, base)[0].to_module())
+        base += 0x100000
+    calls = []
+
+    class Spy(Resolver):
+        def prefetch(self, wanted):
+            calls.append(("prefetch", sorted(m.name for m in wanted)))
+            super().prefetch(wanted)
+
+        def symbols_for(self, module):
+            calls.append(("load", module.name))
+            return super().symbols_for(module)
+
+    r = Spy.from_symbol_path(str(store), cache_dir=tmp_path / "cache")
+    touched = [modules[0], modules[2], modules[3]]
+    addrs = np.array([m.base + 0x1000 for m in touched] * 2, dtype=np.uint64)
+    result = symbolize_batch(r, ModuleIndex(modules), addrs)
+    assert calls[0] == ("prefetch", sorted(m.name for m in touched))
+    assert sorted(name for kind, name in calls[1:]) == sorted(m.name for m in touched)
+    assert (result.module >= 0).all()
+
+
 def test_addresses_outside_every_module_have_no_module(crash):
     r, module = crash
     result = symbolize_batch(r, ModuleIndex([module]), np.array([0x10, module.end, module.base]))
