@@ -46,6 +46,22 @@ def test_module_offset_line_resolves_through_the_binary_found_by_name(env):
                           "[c:\\projects\\breakpad-tools\\windows\\crash\\main.cpp @ 35]\n")
 
 
+def test_module_symbol_lines_resolve_by_name_with_or_without_parameters(env):
+    path = store(env, "symbolic/windows/crash.exe", "symbolic/windows/crash.pdb")
+    res = run(["symbolize", "-y", path, "--no-lines"],
+              "crash!main+0x12d\ncrash!main(int, char**)+0x12d\ncrash!main\n")
+    assert res.stdout.splitlines() == ["crash!main(int, char**)+0x12d"] * 2 + \
+        ["crash!main(int, char**)"]
+
+
+def test_module_symbol_line_naming_no_function_is_a_per_line_error(env):
+    path = store(env, "symbolic/windows/crash.exe", "symbolic/windows/crash.pdb")
+    res = run(["symbolize", "-y", path], "crash!no_such_function+0x1\ncrash.exe+0x2a3d\n")
+    first, second = res.stdout.splitlines()
+    assert first == "crash!no_such_function+0x1: error: crash has no function named no_such_function"
+    assert second.startswith("crash!main(int, char**)+0x12d")
+
+
 def test_inlines_print_innermost_first_then_the_function(env):
     path = store(env, "symbolic/windows/crash.exe", "symbolic/windows/crash.pdb")
     out = run(["symbolize", "-y", path, "--inlines", "--no-lines"], "crash.exe+0x2a3d\n").stdout

@@ -103,6 +103,7 @@ class Symbolizer:
         self.lines = lines
         self.inlines = inlines
         self._by_name: Dict[str, Module] = {}
+        self._entries: Dict[int, Tuple[Any, Dict[str, int]]] = {}   # id(table) -> name -> RVA
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -192,11 +193,23 @@ class Symbolizer:
         syms = self.resolver.symbols_for(module)
         if syms.table is None:
             raise InputError(f"no symbols for {module.name}: {syms.reason or 'not loaded'}")
-        names = syms.table.func_names
-        for i, name in enumerate(names):
-            if name == symbol or name.split("(", 1)[0] == symbol:
-                return int(syms.table.func_entry[i])
-        raise InputError(f"{module.name} has no function named {symbol}")
+        rva = self._entry_points(syms.table).get(symbol)
+        if rva is None:
+            raise InputError(f"{module.name} has no function named {symbol}")
+        return rva
+
+    def _entry_points(self, table: Any) -> Dict[str, int]:
+        """Function name -> entry RVA for one table, built once: the full name and the name
+        without its parameter list both match; the first function in table order wins."""
+        cached = self._entries.get(id(table))
+        if cached is not None and cached[0] is table:
+            return cached[1]
+        entries: Dict[str, int] = {}
+        for name, entry in zip(table.func_names, table.func_entry.tolist()):
+            entries.setdefault(name, entry)
+            entries.setdefault(name.split("(", 1)[0], entry)
+        self._entries[id(table)] = (table, entries)     # the table is kept alive with its id
+        return entries
 
 
 def format_result(result: LineResult, pointer_size: int = 8) -> str:
