@@ -43,8 +43,11 @@ def test_garbage_file_is_one_line_and_exit_2(tmp_path):
 
 
 @pytest.mark.skipif(sys.platform == "win32", reason="uses a POSIX pipe into head")
-def test_a_reader_that_leaves_early_gets_no_traceback():
-    cmd = " ".join(_dumpkit()) + f" info {SAMPLE} | head -n 1"
+def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
+    # 100k result lines: far more than a pipe buffer, so the writer meets EPIPE.
+    addresses = tmp_path / "addresses.txt"
+    addresses.write_text("0x401024\n" * 100000)
+    cmd = " ".join(_dumpkit()) + f" symbolize {addresses} --dump {SAMPLE} | head -n 1"
     out = subprocess.run(["sh", "-c", cmd + " >/dev/null"], capture_output=True, text=True,
                          timeout=120)
     assert "Traceback" not in out.stderr and "Error" not in out.stderr
