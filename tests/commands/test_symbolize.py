@@ -62,6 +62,21 @@ def test_module_symbol_line_naming_no_function_is_a_per_line_error(env):
     assert second.startswith("crash!main(int, char**)+0x12d")
 
 
+def test_offset_past_size_of_image_of_the_binary_found_by_name_is_outside_the_module(env):
+    path = store(env, "symbolic/windows/crash.exe", "symbolic/windows/crash.pdb")
+    res = run(["symbolize", "-y", path, "--no-lines"], "crash.exe+0x8fff\ncrash.exe+0x9000\n")
+    inside, outside = res.stdout.splitlines()               # SizeOfImage of crash.exe: 0x9000
+    assert inside.startswith("crash!")
+    assert outside == ("crash.exe+0x9000: error: offset 0x9000 is past the end of crash.exe "
+                       "(size 0x9000)")
+
+
+def test_module_offset_without_a_binary_on_the_path_accepts_any_32_bit_offset(env):
+    path = store(env, "symbolic/windows/crash.pdb")
+    res = run(["symbolize", "-y", path], "crash.exe+0x12345678\n")
+    assert "past the end" not in res.stdout and "error" not in res.stdout
+
+
 def test_inlines_print_innermost_first_then_the_function(env):
     path = store(env, "symbolic/windows/crash.exe", "symbolic/windows/crash.pdb")
     out = run(["symbolize", "-y", path, "--inlines", "--no-lines"], "crash.exe+0x2a3d\n").stdout

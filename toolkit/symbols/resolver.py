@@ -182,6 +182,14 @@ class Resolver:
                 return got
         return ModuleSymbols(module, SymbolStatus.MISSING, "; ".join(reasons) or "no symbols found")
 
+    def image_identity(self, module: Module) -> Optional[ImageIdentity]:
+        """The identity of ``module``'s binary found on the symbol path (by code id, else by
+        name), or None when there is no symbol path or no binary of that name."""
+        if self.locator is None:
+            return None
+        image = self._find_image(module)
+        return identity_of_image(image) if image is not None else None
+
     def _find_image(self, module: Module) -> Optional[Path]:
         assert self.locator is not None
         if module.code_id:

@@ -4,7 +4,8 @@ Accepted lines (blank lines and ``#`` comments are skipped)::
 
     0x402a3d  /  402a3d            an address; needs a module table (dump, --modules, trace)
     crash.exe+0x2a3d / crash+2a3d  a module-relative offset; module from the table, else found
-                                   by name on the symbol path (its CodeView record gives the id)
+                                   by name on the symbol path (its CodeView record gives the id,
+                                   its SizeOfImage the module's size)
     crash!main+0x12d               a symbol plus displacement, resolved back to an address
 
 Lines are taken in chunks and resolved with the batched array path (batch.py); only inline
@@ -118,7 +119,12 @@ class Symbolizer:
         key = name.lower()
         if key not in self._by_name:
             base = _NAME_ONLY_BASE + len(self._by_name) * _NAME_ONLY_SIZE
-            self._by_name[key] = Module(base, _NAME_ONLY_SIZE, name)
+            # The binary on the symbol path bounds the module (SizeOfImage), so an offset past
+            # its end is reported as such; with no binary, any 32-bit offset is accepted.
+            ident = self.resolver.image_identity(Module(base, _NAME_ONLY_SIZE, name))
+            size = ident.size_of_image if ident is not None and ident.size_of_image else \
+                _NAME_ONLY_SIZE
+            self._by_name[key] = Module(base, size, name)
             self._rebuild()
         return self._by_name[key]
 
