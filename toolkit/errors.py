@@ -8,7 +8,8 @@
     │   └── CorruptInput        a structure is malformed
     │       └── CorruptStream   ... inside a minidump stream (carries stream type and offset)
     ├── UnreadableMemory        an address range is not in the target (carries address, size)
-    └── SymbolsNotFound         no symbol file matched a debug id (carries the id)
+    ├── SymbolsNotFound         no symbol file matched a debug id (carries the id)
+    └── SymbolEngineUnavailable the PDB engine (``symbolic``) cannot be imported on this host
 
 "Not found" is kept apart from "corrupt" so callers can fall back on the first and must report
 the second. Only the CLI's top level catches these: it prints ``ErrorName: message`` and exits 2.
@@ -71,6 +72,11 @@ class SymbolsNotFound(DumpkitError):
         super().__init__(f"no symbols for {name or '?'} with debug id {debug_id}")
 
 
+class SymbolEngineUnavailable(DumpkitError):
+    """``symbolic`` cannot be imported (it ships no Windows wheels): the host lacks the engine,
+    the input is not at fault, so this is not an InputError."""
+
+
 __all__ = [
     "DumpkitError",
     "InputError",
@@ -79,4 +85,5 @@ __all__ = [
     "CorruptStream",
     "UnreadableMemory",
     "SymbolsNotFound",
+    "SymbolEngineUnavailable",
 ]

@@ -21,15 +21,11 @@ from pathlib import Path
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
 from toolkit.debug_id import DebugId
-from toolkit.errors import DumpkitError
+from toolkit.errors import DumpkitError, SymbolEngineUnavailable
 from toolkit.symbols.cache import atomic_writer
 from toolkit.symbols.function_table import FunctionTable
 from toolkit.symbols.location import InlineFrame, Location, SymbolStatus
 from toolkit.target import Module, Problem
-
-
-class SymbolEngineUnavailable(DumpkitError):
-    """``symbolic`` cannot be imported (it ships no Windows wheels)."""
 
 
 def require_symbolic() -> Any:
@@ -362,4 +358,4 @@ def _guess_pdb(module: Module) -> str:
 
 
 __all__ = ["Resolver", "ModuleSymbols", "Locator", "ImageIdentity", "identity_of_image",
-           "require_symbolic", "SymbolEngineUnavailable"]
+           "require_symbolic"]

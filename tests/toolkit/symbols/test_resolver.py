@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import corpus_path
+from toolkit.errors import DumpkitError, SymbolEngineUnavailable
 from toolkit.symbols.location import SymbolStatus
 from toolkit.symbols.resolver import (
-    Resolver, SymbolEngineUnavailable, identity_of_image, require_symbolic,
+    Resolver, identity_of_image, require_symbolic,
 )
 from toolkit.target import Module
 from toolkit.trace import capture_module
@@ -119,3 +120,4 @@ def test_missing_symbolic_is_one_line_error(monkeypatch):
     monkeypatch.setitem(sys.modules, "symbolic", None)
     with pytest.raises(SymbolEngineUnavailable, match="needs the debugger engine .* or a non-Windows host"):
         require_symbolic()
+    assert issubclass(SymbolEngineUnavailable, DumpkitError)      # the CLI prints one line
