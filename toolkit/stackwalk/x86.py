@@ -6,10 +6,30 @@ registers, nudged by a scan of up to three words (quadword-aligned stacks); prog
 the stack (``@``) locate it from EBP + 4 instead. If the program does not recover EBP, or the EIP
 it computes does not look like code, a scan from the computed ESP - 4 replaces it (trust
 ``cfi_scan``).
+
+The frame-pointer rule knows GCC's stack-realigning prolog (``force_align_arg_pointer`` /
+``-mstackrealign``, used throughout Wine's i386 ntdll/kernelbase)::
+
+    lea ecx, [esp+4]        ; ecx = the caller's SP after the return
+    and esp, -16            ; drops ESP by 0..12 bytes
+    push dword [ecx-4]      ; a *copy* of the return address
+    push ebp
+    mov ebp, esp            ; [ebp+4] = the copy, not the real slot
+    push esi / push ebx ... ; up to three saved registers
+    push ecx                ; the caller's SP, restored by ``lea esp, [ecx-4]`` in the epilog
+
+Peers (Breakpad, rust-minidump) take the caller's SP as EBP + 8, 0..12 bytes too low, so the
+next STACK WIN program searches for its return address from the wrong place and finds the
+real slot of the *same* return address: the frame repeats and its caller is lost. Recognised
+from the stack alone (the image's code is rarely in a dump): the return address read at
+EBP + 4 occurs again 0..12 bytes above EBP + 8, and one of the four words below EBP holds the
+address just above that second copy (the saved ECX). Both must hold, so an ordinary frame whose
+argument happens to equal its return address is not mistaken for one.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Dict, Optional
 
 from toolkit.errors import DumpkitError
@@ -24,8 +44,32 @@ CARRIED = ("ebx", "esi", "edi")
 def caller_frame(ctx, frame: Frame) -> Optional[Frame]:
     """The caller of ``frame`` by the best rule available, or None."""
     return (_by_stack_win(ctx, frame) or _by_cfi(ctx, frame)
-            or frame_pointer_caller(ctx, frame, "eip", "esp", "ebp")
+            or _by_frame_pointer(ctx, frame)
             or frame_from_scan(ctx, frame, frame.sp, "eip", "esp", "ebp"))
+
+
+def _by_frame_pointer(ctx, frame: Frame) -> Optional[Frame]:
+    caller = frame_pointer_caller(ctx, frame, "eip", "esp", "ebp")
+    if caller is None:
+        return None
+    slot = realigned_return_slot(ctx, frame.registers["ebp"], caller.ip)
+    if slot is None:
+        return caller
+    regs = dict(caller.registers, esp=slot + 4)
+    return replace(caller, sp=slot + 4, registers=regs)
+
+
+def realigned_return_slot(ctx, ebp: int, return_address: int) -> Optional[int]:
+    """The real return-address slot of a GCC stack-realigning frame at ``ebp``, else None."""
+    for delta in range(0, 16, 4):
+        slot = ebp + 8 + delta
+        if ctx.read_pointer(slot) != return_address:
+            continue
+        saved_ecx = [ctx.read_pointer(ebp - 4 * k) for k in range(1, 5)]
+        if slot + 4 in saved_ecx:
+            return slot
+        return None
+    return None
 
 
 def _three_word_scan(ctx, start: int) -> int:
@@ -103,4 +147,4 @@ def _by_cfi(ctx, frame: Frame) -> Optional[Frame]:
     return Frame(frame.index + 1, eip, esp, Trust.CFI, regs.get("ebp"), regs)
 
 
-__all__ = ["caller_frame"]
+__all__ = ["caller_frame", "realigned_return_slot"]

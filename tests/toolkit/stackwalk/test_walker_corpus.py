@@ -97,12 +97,7 @@ def _sample_cases():
     doc = json.loads(path.read_text())
     cases = []
     for rel, info in doc["dumps"].items():
-        cases.append(pytest.param(rel, info, id=rel.split("/")[-1],
-                                  marks=[pytest.mark.xfail(
-                                      info["arch"] == "x86" and info["program"] != "seh_x86",
-                                      reason="x86 Wine: frame 0 in Wine's ntdll (no symbols); "
-                                      "its EBP chain lands on a stale copy of the return "
-                                      "address, so the STACK WIN frame repeats", strict=False)]))
+        cases.append(pytest.param(rel, info, id=rel.split("/")[-1]))
     return cases
 
 
@@ -146,3 +141,34 @@ def test_corpus_wine_x64_dumps_walk_with_cfi_from_the_exe_found_by_code_id(name,
         # every exe frame after it comes from the exe's .pdata
         assert all(t is Trust.CFI for _, t in got[1:len(want)])
         assert got[0][1] in (Trust.CONTEXT, Trust.SCAN_CALLSITE)
+
+
+@pytest.mark.parametrize("rel", ["dumps/deadlock_cs_x86-normal.dmp",
+                                 "dumps/deadlock_mutex_x86-full-trim-cv-handles.dmp"])
+def test_wine_realigned_frames_resume_at_the_real_return_slot_not_its_copy(rel, tmp_path):
+    # Wine's i386 ntdll/kernelbase functions open with GCC's realigning prolog, which pushes a
+    # copy of the return address under the aligned frame: EBP + 4 is the copy, the real slot
+    # lies 0..12 bytes above EBP + 8. The caller's SP must sit just above the real slot, where
+    # the exe's STACK WIN program then finds the next return address; no frame repeats.
+    dump = SAMPLES / rel
+    if not dump.is_file():
+        pytest.skip(f"{rel} not built")
+    target = open_target(dump)
+    report = walk_target(target, resolver(SAMPLES / "bin", tmp_path))
+
+    def word(address):
+        return int.from_bytes(target.read(address, 4), "little")
+
+    realigned = 0
+    for stack in report.threads:
+        for callee, caller in zip(stack.frames, stack.frames[1:]):
+            assert (caller.ip, caller.symbol) != (callee.ip, callee.symbol) or \
+                caller.symbol is None, stack.frames
+            if caller.trust is Trust.FRAME_POINTER and caller.sp != callee.registers["ebp"] + 8:
+                realigned += 1
+                # the real return slot (just below the caller's SP) holds the return address,
+                # and so does the copy at EBP + 4
+                ebp = callee.registers["ebp"]
+                assert word(caller.sp - 4) == caller.ip == word(ebp + 4)
+                assert 0 <= caller.sp - 4 - (ebp + 8) <= 12
+    assert realigned >= len(report.threads)

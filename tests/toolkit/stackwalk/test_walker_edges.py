@@ -52,6 +52,25 @@ def test_without_modules_no_candidate_is_code_and_the_walk_stops_at_frame_zero()
     assert len(result.frames) == 1 and result.end_reason is EndReason.NO_CALLER
 
 
+def _realigned_stack(saved_ecx):
+    # ebp = 0x1100: [ebp-4] = saved ecx, [ebp] = caller's ebp, [ebp+4] = copy of the return
+    # address, [ebp+8], [ebp+0xc] = alignment padding, [ebp+0x10] = the real return slot.
+    values = [0] * 0x3f + [saved_ecx, 0x1200, 0x401105, 0, 0, 0x401105, 0xdead] + [0] * 40
+    return {0x1000: words(values)}
+
+
+def test_a_gcc_realigned_frame_returns_above_the_real_return_slot():
+    result = walk(_realigned_stack(0x1114), {"eip": 0x401005, "esp": 0x1000, "ebp": 0x1100})
+    caller = result.frames[1]
+    assert (caller.ip, caller.sp, caller.trust) == (0x401105, 0x1114, Trust.FRAME_POINTER)
+
+
+def test_a_repeated_return_address_without_the_saved_ecx_is_an_ordinary_frame():
+    # the same words but no saved ECX pointing above the second copy: EBP + 8 as usual
+    result = walk(_realigned_stack(0), {"eip": 0x401005, "esp": 0x1000, "ebp": 0x1100})
+    assert (result.frames[1].ip, result.frames[1].sp) == (0x401105, 0x1108)
+
+
 def test_the_frame_cap_stops_a_runaway_walk():
     # 64 fake frames, each a frame-pointer record pointing 8 bytes up
     values = []
