@@ -45,8 +45,9 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
         entry = data.function_at(value - 1 - module.base)
         if entry is None:
             return True
-        regs = _static_frame(data, entry, dict(_carried(frame), rip=value, rsp=slot + 8))
-        result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code)
+        regs = dict(_carried(frame), rip=value, rsp=slot + 8)
+        result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code,
+                                 static_frame=True)
     except KeyError:
         return True                  # needs a frame register we do not know: cannot judge
     except DumpkitError:
@@ -55,17 +56,6 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
     if end is not None and result.rsp > end:
         return False
     return result.rip == 0 or ctx.is_code(result.rip)
-
-
-def _static_frame(data, entry, regs):
-    """For a frame found by scanning, the callee's frame register says nothing about this
-    function: assume no dynamic allocation, so the frame register is RSP + FrameOffset*16 (the
-    value SET_FPREG gave it), which lets the unwind codes locate the saved registers."""
-    info = data.chain(entry)[0][1]
-    if info.frame_register is not None:
-        regs = dict(regs)
-        regs[info.frame_register] = regs["rsp"] + info.frame_offset
-    return regs
 
 
 def _carried(frame: Frame):
@@ -90,9 +80,10 @@ def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
                 return None
             result = unwind_leaf(regs, ctx.read)
         else:
-            if frame.trust in (Trust.SCAN, Trust.SCAN_CALLSITE):
-                regs = _static_frame(data, entry, regs)
-            result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code)
+            # a scanned frame's frame register is the callee's, not this function's
+            scanned = frame.trust in (Trust.SCAN, Trust.SCAN_CALLSITE)
+            result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code,
+                                     static_frame=scanned)
     except KeyError as exc:          # a register the unwind codes need is unknown here
         ctx.notes.setdefault("problems", []).append(
             Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: "

@@ -14,6 +14,13 @@ the instruction pointer stands:
 3. The return address is popped (RIP = [RSP], RSP += 8), unless a machine frame supplied RIP/RSP.
 
 A function without a .pdata entry is a leaf: RIP = [RSP], RSP += 8.
+
+Option ``static_frame``: a walker that found a frame by scanning the stack knows its RIP and
+RSP but not its frame register (the callee's value says nothing about this function). With
+``static_frame=True`` the unwinder assumes the function allocated nothing dynamically after its
+prolog, so the frame register still holds what UWOP_SET_FPREG gave it: RSP plus the allocations
+the prolog made after SET_FPREG, plus FrameOffset*16. Without the option an unknown frame
+register raises KeyError, as RtlVirtualUnwind would read garbage.
 """
 
 from __future__ import annotations
@@ -86,27 +93,31 @@ def unwind_leaf(registers: Mapping[str, int], read: ReadMemory) -> UnwindResult:
 
 
 def virtual_unwind(data: ImageUnwindData, image_base: int, registers: Mapping[str, int],
-                   read: ReadMemory, read_code: Optional[ReadMemory] = None) -> UnwindResult:
+                   read: ReadMemory, read_code: Optional[ReadMemory] = None, *,
+                   static_frame: bool = False) -> UnwindResult:
     """Unwind one frame of the image ``data`` describes; RIP must lie inside that image.
 
     ``read`` reads stack memory (raises UnreadableMemory); ``read_code`` reads the bytes at RIP
     for the epilog check (defaults to ``read``). Reading the return address may raise
     UnreadableMemory; trouble with a saved non-volatile is reported as a problem and that
-    register is left out (unknown) instead.
+    register is left out (unknown) instead. ``static_frame``: see the module doc.
     """
     rip = registers["rip"]
     entry = data.function_at(rip - image_base)
     if entry is None:
         return unwind_leaf(registers, read)
-    return unwind_function(data, image_base, entry, registers, read, read_code or read)
+    return unwind_function(data, image_base, entry, registers, read, read_code or read,
+                           static_frame=static_frame)
 
 
 def unwind_function(data: ImageUnwindData, image_base: int, entry: RuntimeFunction,
                     registers: Mapping[str, int], read: ReadMemory,
-                    read_code: ReadMemory) -> UnwindResult:
+                    read_code: ReadMemory, *, static_frame: bool = False) -> UnwindResult:
     chain = data.chain(entry)
     primary = chain[0][1]
     regs = dict(registers)
+    if static_frame:
+        regs.update(static_frame_register([info for _, info in chain], regs["rsp"]))
     offset = regs["rip"] - image_base - entry.begin
     in_prolog = 0 <= offset < primary.size_of_prolog
     chained = bool(primary.flags & UNW_FLAG_CHAININFO)
@@ -139,6 +150,28 @@ def unwind_function(data: ImageUnwindData, image_base: int, entry: RuntimeFuncti
         regs["rip"] = _u64(read, rsp)
         regs["rsp"] = (rsp + 8) & MASK64
     return UnwindResult(regs, rule, frame, tuple(restored), tuple(problems))
+
+
+def static_frame_register(chain: List[UnwindInfo], rsp: int) -> Dict[str, int]:
+    """{frame register: its value} for a function past its prolog with no dynamic allocation.
+
+    The operations are listed last-executed first, so those before UWOP_SET_FPREG in the list
+    moved RSP after the frame register was set; undoing them from ``rsp`` gives RSP at
+    SET_FPREG, and the frame register is that plus FrameOffset*16. {} without a frame register.
+    """
+    for info in chain:
+        if info.frame_register is None:
+            continue
+        after = 0
+        for op in info.ops:
+            if op.op == "UWOP_SET_FPREG":
+                break
+            if op.op in ("UWOP_ALLOC_SMALL", "UWOP_ALLOC_LARGE"):
+                after += op.value
+            elif op.op == "UWOP_PUSH_NONVOL":
+                after += 8
+        return {info.frame_register: (rsp + after + info.frame_offset) & MASK64}
+    return {}
 
 
 def _establisher_frame(info: UnwindInfo, regs: Mapping[str, int],
@@ -205,4 +238,5 @@ def _restore(regs: Dict[str, int], name: Optional[str], address: int, size: int,
     restored.append(name)
 
 
-__all__ = ["UnwindRule", "UnwindResult", "virtual_unwind", "unwind_function", "unwind_leaf"]
+__all__ = ["UnwindRule", "UnwindResult", "virtual_unwind", "unwind_function", "unwind_leaf",
+           "static_frame_register"]

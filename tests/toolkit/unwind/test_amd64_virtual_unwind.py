@@ -101,6 +101,29 @@ def test_frame_register_functions_unwind_through_set_fpreg():
     assert checked >= 1
 
 
+def test_static_frame_option_unwinds_a_frame_whose_frame_register_is_unknown():
+    # A frame found by scanning: RIP and RSP known, the frame register not. Past the prolog of
+    # a function without dynamic allocation, the option derives it from RSP.
+    image = Image("mozilla-dump_syms/windows/basic64.dll")
+    checked = 0
+    for entry, info in _plain_functions(image):
+        if info.frame_register is None:
+            continue
+        try:
+            start, states = _prolog_states(image, entry)
+        except emu.Unsupported:
+            continue
+        offset, regs, mem = states[-1]
+        regs = {k: v for k, v in regs.items() if k != info.frame_register}
+        regs["rip"] = image.base + entry.begin + offset
+        with pytest.raises(KeyError):
+            virtual_unwind(image.unwind, image.base, regs, mem.read, image.read_code)
+        _expect_caller(virtual_unwind(image.unwind, image.base, regs, mem.read,
+                                      image.read_code, static_frame=True), start)
+        checked += 1
+    assert checked >= 1
+
+
 def _epilogs(image, entry, info):
     """Epilog starts whose entry state is the post-prolog state (RSP not moved before them)."""
     code = image.code(entry)
