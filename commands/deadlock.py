@@ -15,13 +15,16 @@ from commands.output import emit_json
 @json_option
 @click.option("--dot", "dot_path", type=click.Path(dir_okay=False, writable=True),
               help="Also write the wait graph as Graphviz DOT to this file.")
+@click.option("--symbol-path", "-y", default=None,
+              help="Symbol path for dump inputs' stacks (_NT_SYMBOL_PATH syntax); "
+                   "default: $_NT_SYMBOL_PATH.")
 @click.option("--no-evidence", is_flag=True, help="Text output without the evidence lines.")
 @click.option("--command", "debugger_command", default=None,
               help="Inside a debugger with no INPUT: the command whose output is read "
                    "(default: !process 0 7 in kd; the current process otherwise).")
 @click.pass_context
 def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_path: Optional[str],
-             no_evidence: bool, debugger_command: Optional[str]) -> None:
+             symbol_path: Optional[str], no_evidence: bool, debugger_command: Optional[str]) -> None:
     """Find deadlocks (wait cycles) and blocked wait chains in INPUTs, merged into one graph.
 
     INPUTs are debugger transcripts (WinDbg/kd text: !process 0 7, !thread, ~*kv, !locks, !cs,
@@ -32,7 +35,7 @@ def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_pat
     from toolkit.waitgraph.render_text import render_report
 
     if inputs:
-        report = report_for_paths(list(inputs))
+        report = report_for_paths(list(inputs), symbol_path)
     else:   # inside WinDbg/kd: the front end reads the live session (toolkit.windbg)
         graph = (ctx.obj or {}).get("debugger_graph") if isinstance(ctx.obj, dict) else None
         if graph is None:

@@ -132,18 +132,53 @@ def argument(ctx, frames: Sequence[Frame], caller: int, index: int) -> ArgValue:
     """Argument ``index`` of the call made by ``frames[caller]`` (its IP is the return address)."""
     frame = frames[caller]
     if ctx.pointer_size == 4:
-        address = frame.sp + 4 * index
+        slot, note = _x86_call_esp(ctx, frames, caller)
+        address = slot + 4 + 4 * index
         value = ctx.read_pointer(address)
         if value is None:
             return ArgValue(None, f"stack slot {address:#x} not in the dump")
         return ArgValue(value, f"stack [{address:#x}] (argument {index} above the return "
-                               "address)")
+                               f"address at {slot:#x}{note})")
     if index >= len(X64_ARG_REGISTERS):
         address = frame.sp + 8 * index
         value = ctx.read_pointer(address)
         return ArgValue(value, f"stack [{address:#x}]" if value is not None
                         else f"stack slot {address:#x} not in the dump")
     return _x64_register(ctx, frames, caller, X64_ARG_REGISTERS[index], 0)
+
+
+def _x86_call_esp(ctx, frames: Sequence[Frame], caller: int) -> Tuple[int, str]:
+    """The slot of the return address ``frames[caller].ip`` (ESP after the CALL pushed it).
+
+    The caller's own entry ESP is known when its caller's frame checks out (the slot below that
+    frame's SP holds its return address); replaying the caller's pushes and ``sub esp`` from its
+    entry to the call then gives ESP at the call independently of how the walker got through the
+    callee (a frame-pointer step through Wine's symbol-less DLLs can land on a stale copy of the
+    return address a few slots off). Otherwise the walker's SP is used.
+    """
+    frame = frames[caller]
+    walker = frame.sp - 4
+    if caller + 1 < len(frames):
+        parent = frames[caller + 1]
+        entry = parent.sp - 4
+        start = _function_start(ctx, frame)
+        call = frame.ip - (ctx.call_length(frame.ip) or 0)
+        if ctx.read_pointer(entry) == parent.ip and start is not None and \
+                0 < call - start <= MAX_FUNCTION_BYTES:
+            try:
+                code = ctx.read_code(start, call - start)
+            except UnreadableMemory:
+                code = b""
+            if code:
+                state, _slots, delta, notes = _replay(ctx, code, start)
+                slot = entry + delta - 4
+                if state and ctx.read_pointer(slot) == frame.ip:
+                    return slot, ("" if slot == walker else
+                                  f"; from the caller's entry ESP {entry:#x} and its pushes, "
+                                  f"not the walker's SP {frame.sp:#x}")
+    if ctx.read_pointer(walker) == frame.ip:
+        return walker, ""
+    return walker, "; return address not found at the walker's SP, taken as is"
 
 
 # -- x64: replay the caller from its entry to the call --------------------------------------
@@ -259,7 +294,7 @@ def _replay(ctx, code: bytes, start: int):
                 state[reg] = ("unknown", f"clobbered by `{text}` at {insn.address:#x}")
             continue
         if m == "push":
-            delta -= 8
+            delta -= ctx.pointer_size
             if ops and ops[0].type == x86.X86_OP_REG:
                 reg = _full(insn.reg_name(ops[0].reg))
                 slots[delta] = state.get(reg, ("entry", reg))
@@ -267,7 +302,7 @@ def _replay(ctx, code: bytes, start: int):
         if m == "pop":
             if ops and ops[0].type == x86.X86_OP_REG:
                 state[_full(insn.reg_name(ops[0].reg))] = slots.get(delta, ("unknown", text))
-            delta += 8
+            delta += ctx.pointer_size
             continue
         if len(ops) == 2 and ops[0].type == x86.X86_OP_REG and \
                 _full(insn.reg_name(ops[0].reg)) == "rsp":

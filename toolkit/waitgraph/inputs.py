@@ -7,7 +7,7 @@ anything else is read as debugger transcript text.
 from __future__ import annotations
 
 import importlib
-from typing import List, Sequence
+from typing import List, Optional, Sequence
 
 from toolkit.errors import InputError, UnsupportedTarget
 from toolkit.waitgraph.analysis import DeadlockReport, analyse
@@ -19,12 +19,12 @@ from toolkit.waitgraph.model import WaitGraph
 MAX_TRANSCRIPT_BYTES = 512 * 1024 * 1024
 
 
-def load_graph(path: str) -> WaitGraph:
-    """The wait graph of one input file."""
+def load_graph(path: str, symbol_path: Optional[str] = None) -> WaitGraph:
+    """The wait graph of one input file (``symbol_path`` names symbols for dumps' stacks)."""
     with open(path, "rb") as handle:
         head = handle.read(4)
     if head == b"MDMP":
-        return _dump_graph(path)
+        return _dump_graph(path, symbol_path)
     with open(path, "rb") as handle:
         data = handle.read(MAX_TRANSCRIPT_BYTES + 1)
     if len(data) > MAX_TRANSCRIPT_BYTES:
@@ -34,14 +34,16 @@ def load_graph(path: str) -> WaitGraph:
     return build_from_text(data.decode("utf-8", errors="replace"), path)
 
 
-def _dump_graph(path: str) -> WaitGraph:
+def _dump_graph(path: str, symbol_path: Optional[str] = None) -> WaitGraph:
     try:
         opener = importlib.import_module("toolkit.open")
     except ImportError:
         raise UnsupportedTarget(f"{path}: minidump inputs are not supported by deadlock yet "
                                 "(the dump reader is not installed); pass transcripts") from None
+    from toolkit.symbols.resolver import Resolver
     from toolkit.waitgraph.builders.minidump import build_from_target
-    return build_from_target(opener.open_target(path), path)
+    return build_from_target(opener.open_target(path), path,
+                             Resolver.from_symbol_path(symbol_path))
 
 
 def report_for_graphs(graphs: Sequence[WaitGraph]) -> DeadlockReport:
@@ -49,8 +51,8 @@ def report_for_graphs(graphs: Sequence[WaitGraph]) -> DeadlockReport:
     return analyse(apply_debugger_rule(merge_graphs(graphs)))
 
 
-def report_for_paths(paths: Sequence[str]) -> DeadlockReport:
-    graphs: List[WaitGraph] = [load_graph(p) for p in paths]
+def report_for_paths(paths: Sequence[str], symbol_path: Optional[str] = None) -> DeadlockReport:
+    graphs: List[WaitGraph] = [load_graph(p, symbol_path) for p in paths]
     return report_for_graphs(graphs)
 
 

@@ -32,14 +32,20 @@ RESOURCE_FUNCTIONS = frozenset({"ExpWaitForResource", "ExpWaitForResourceExclusi
                                 "ExpAcquireResourceSharedLite"})
 SINGLE_WAIT_FUNCTIONS = frozenset({"NtWaitForSingleObject", "ZwWaitForSingleObject",
                                    "WaitForSingleObject", "WaitForSingleObjectEx"})
+LOADER_LOCK_FUNCTIONS = frozenset({"LdrLockLoaderLock", "LdrpAcquireLoaderLock"})
+DEBUG_EVENT_FUNCTIONS = frozenset({"NtWaitForDebugEvent", "ZwWaitForDebugEvent",
+                                   "DbgUiWaitStateChange", "WaitForDebugEvent",
+                                   "WaitForDebugEventEx"})
 MULTI_WAIT_FUNCTIONS = frozenset({"NtWaitForMultipleObjects", "ZwWaitForMultipleObjects",
                                   "WaitForMultipleObjects", "WaitForMultipleObjectsEx",
                                   "MsgWaitForMultipleObjects", "MsgWaitForMultipleObjectsEx"})
 
 
 def symbol_name(function: str) -> str:
-    """``ntdll!_RtlpWaitForCriticalSection@4`` -> ``RtlpWaitForCriticalSection``."""
+    """``ntdll!_RtlpWaitForCriticalSection@4`` -> ``RtlpWaitForCriticalSection``; a PDB's
+    ``f(int)`` signature and a ``+0x1b`` displacement are dropped."""
     name = function.rsplit("!", 1)[-1]
+    name = name.split("(", 1)[0].split("+", 1)[0].strip()
     name = name.rsplit("::", 1)[-1]
     name = name.split("@", 1)[0] if not name.startswith("@") else name
     return name.lstrip("_")
@@ -109,4 +115,5 @@ def _handle_argument(frames: Sequence[Frame], first: int, names: List[str], x86:
 
 
 __all__ = ["StackWait", "recognise_waits", "symbol_name", "CS_FUNCTIONS", "RESOURCE_FUNCTIONS",
-           "SINGLE_WAIT_FUNCTIONS", "MULTI_WAIT_FUNCTIONS"]
+           "SINGLE_WAIT_FUNCTIONS", "MULTI_WAIT_FUNCTIONS", "LOADER_LOCK_FUNCTIONS",
+           "DEBUG_EVENT_FUNCTIONS"]
