@@ -9,6 +9,11 @@ One ``WalkContext`` per target. It answers the questions every per-architecture 
 - x64 unwind data (.pdata index read by RVA) and x86 STACK WIN/CFI tables (Breakpad .sym next
   to the debug id, or symbolic's CfiCache of the PDB);
 - symbols (the resolver's function table) for "does it point into a known function";
+- names for frames in modules without a symbol file: when the module's image is in the dump's
+  memory (full dumps; Wine full dumps keep ntdll/kernel32), the nearest preceding export of
+  that image, like WinDbg without PDBs (``ntdll!RtlEnterCriticalSection+0xa5``, status
+  ``export``). The resolver already names frames from exports of an image file on the symbol
+  path (through symbolic); this only covers the image the resolver cannot see, in memory;
 - the call-site check (the bytes before a return address decode as a CALL ending there).
 """
 
@@ -77,6 +82,7 @@ class WalkContext:
         self._unwind: Dict[int, Any] = {}
         self._tables: Dict[int, Any] = {}
         self._symbols: Dict[int, Any] = {}
+        self._exports: Dict[int, Optional[Tuple[np.ndarray, Tuple[str, ...]]]] = {}
         self.notes: Dict[Any, Any] = {}          # per-walk scratch (reset by the walker)
 
     # ---- memory -------------------------------------------------------------------------------
@@ -204,19 +210,73 @@ class WalkContext:
         return self.is_code(address) and self.has_function(address) is not False
 
     def location(self, address: int, *, caller: bool = False) -> Any:
-        """A symbolized Location (lookup at address-1 for return addresses), or None."""
+        """A symbolized Location (lookup at address-1 for return addresses), or None.
+
+        Symbols from the resolver first; when it has no function for the address (no symbol
+        file, no image on the symbol path), the nearest export of the image in the dump.
+        """
         module = self.modules.find(address)
-        if module is None or self.resolver is None:
+        if module is None:
             return None
         from dataclasses import replace
-        try:
-            if caller:
-                loc = self.resolver.lookup(module, address - 1)
-                return replace(loc, address=address, displacement=loc.displacement + 1)
-            return self.resolver.lookup(module, address)
-        except DumpkitError as exc:
-            self.problems.append(Problem("stackwalk.symbols", str(exc)))
+        at = address - 1 if caller else address
+        loc = None
+        if self.resolver is not None:
+            try:
+                loc = self.resolver.lookup(module, at)
+            except DumpkitError as exc:
+                self.problems.append(Problem("stackwalk.symbols", str(exc)))
+        if loc is None or loc.symbol is None:
+            loc = self._export_location(module, at, loc) or loc
+        if loc is not None and caller:
+            loc = replace(loc, address=address, displacement=loc.displacement + 1)
+        return loc
+
+    def _export_location(self, module: Module, address: int, base: Any) -> Any:
+        from toolkit.symbols.location import Location, SymbolStatus
+        exports = self.memory_exports(module)
+        if exports is None:
             return None
+        rvas, names = exports
+        rva = address - module.base
+        i = int(np.searchsorted(rvas, rva, side="right")) - 1
+        if i < 0:
+            return None
+        reason = "named by the nearest preceding export of the image in the dump's memory"
+        if base is not None and base.reason:
+            reason = f"{base.reason}; {reason}"
+        return Location(address, module.name, module.base, names[i], rva - int(rvas[i]),
+                        status=SymbolStatus.EXPORT, reason=reason)
+
+    def memory_exports(self, module: Module) -> Optional[Tuple[np.ndarray, Tuple[str, ...]]]:
+        """Sorted (RVAs, names) of the named code exports of ``module``'s image in the dump.
+
+        Forwarders (their RVA points at a string) and exports outside executable sections
+        (data) are left out, so a frame is never named after a variable; of several names at
+        one RVA the alphabetically first is kept (NtX before ZwX). None when the dump
+        holds no such image or its export directory is unreadable.
+        """
+        if module.base in self._exports:
+            return self._exports[module.base]
+        from toolkit.pe import image_in_target
+        found = None
+        try:
+            pe = image_in_target(self.target, module)
+            exports = pe.exports() if pe is not None else []
+        except DumpkitError as exc:
+            self.problems.append(Problem("stackwalk.exports", f"{module.name}: {exc}"))
+            exports = []
+        image = self.image(module) if exports else None
+        named = sorted((e.rva, e.name) for e in exports
+                       if e.name and e.forwarder is None
+                       and (image is None or not image.code_ranges or image.is_code_rva(e.rva)))
+        first = {}
+        for rva, name in named:          # sorted: the first alias per RVA wins
+            first.setdefault(rva, name)
+        if first:
+            found = (np.array(list(first), dtype=np.int64), tuple(first.values()))
+        self._exports[module.base] = found
+        return found
 
     # ---- unwind data --------------------------------------------------------------------------
 

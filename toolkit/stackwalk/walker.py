@@ -135,6 +135,19 @@ def _named(frame: Frame, loc: Any) -> Frame:
     return replace(frame, module=loc.module, symbol=loc.symbol, offset=loc.displacement)
 
 
+def frame_symbols(target: Target, frames, resolver: Any = None, *,
+                  ctx: Optional[WalkContext] = None) -> Tuple[Any, ...]:
+    """One Location (or None) per frame: the resolver's symbols, else the nearest export of the
+    module's image in the dump (status ``export``), like ``k`` without PDBs.
+
+    For callers that walk or receive frames themselves (the deadlock analysis recognises waits
+    by these names: RtlEnterCriticalSection, NtWaitForSingleObject, WaitForSingleObject ...).
+    Frame 0 is looked up at its IP, callers at the byte before their return address.
+    """
+    ctx = ctx or WalkContext(target, resolver)
+    return tuple(ctx.location(f.ip, caller=f.trust is not Trust.CONTEXT) for f in frames)
+
+
 def walk_target(target: Target, resolver: Any = None, *, tids: Optional[List[int]] = None,
                 max_frames: int = MAX_FRAMES) -> StackReport:
     """Walk the chosen threads (all by default) of ``target``."""
@@ -144,5 +157,5 @@ def walk_target(target: Target, resolver: Any = None, *, tids: Optional[List[int
     return StackReport(target.arch, target.pointer_size, stacks, tuple(ctx.problems))
 
 
-__all__ = ["walk_thread", "walk_target", "ThreadStack", "StackReport", "CALLER_RULES",
+__all__ = ["walk_thread", "walk_target", "frame_symbols", "ThreadStack", "StackReport", "CALLER_RULES",
            "MAX_FRAMES", "context_of"]

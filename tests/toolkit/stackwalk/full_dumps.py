@@ -1,0 +1,27 @@
+"""Corpus Wine full-memory dumps (xz), decompressed once per session into a temporary directory."""
+
+from __future__ import annotations
+
+import atexit
+import functools
+import lzma
+import shutil
+import tempfile
+from pathlib import Path
+
+from tests.conftest import corpus_path
+
+
+@functools.lru_cache(maxsize=None)
+def _decompress(src: str) -> Path:
+    tmp = Path(tempfile.mkdtemp(prefix="dumpkit-stackwalk-"))
+    atexit.register(shutil.rmtree, tmp, True)
+    out = tmp / Path(src).name[:-3]
+    with lzma.open(src) as fin, open(out, "wb") as fout:
+        shutil.copyfileobj(fin, fout, 1 << 20)
+    return out
+
+
+def full_dump(rel: str) -> Path:
+    """``rel`` (a ``.dmp.xz`` under the corpus) decompressed; skips when the corpus is absent."""
+    return _decompress(str(corpus_path(rel)))
