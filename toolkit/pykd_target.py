@@ -7,8 +7,11 @@ fact, the answer is what the engine prints for the matching WinDbg command throu
 ``dbgCommand`` (``!lmi`` for a module's CodeView record, ``.ecxr`` for the exception context), or
 ``None`` — never a guess.
 
-Differences from a minidump, by design: thread names, suspend counts and priorities, handles and
-the MemoryInfoList are not asked of the engine (pykd documents no call for them) and read as
+Handles come from ``!handle 0 f`` (toolkit/pykd_text.py parses it; a mutant's "Mutant Owner
+pid.tid" becomes a ``MiniMutantInformation2`` record with layout "debugger").
+
+Differences from a minidump, by design: thread names, suspend counts and priorities and the
+MemoryInfoList are not asked of the engine (pykd documents no call for them) and read as
 ``None``; a thread's stack runs from the start of the readable region holding its stack pointer
 (the engine's memory map, ``findMemoryRegion``) to ``NT_TIB.StackBase``.
 """
@@ -278,7 +281,14 @@ class PykdTarget:
 
     # ---- what pykd does not document --------------------------------------------------------
     def handles(self) -> Optional[List[Handle]]:
-        return None
+        """The process's handles as ``!handle 0 f`` prints them (user mode only; a dump written
+        without handle data, or a kernel session, gives None like a dump without the stream)."""
+        if "handles" not in self._cache:
+            from toolkit.pykd_text import parse_handles
+            text = None if self.is_kernel else self._call(self.pykd.dbgCommand, "!handle 0 f")
+            self._cache["handles"] = parse_handles(str(text)) if text else None
+        handles = self._cache["handles"]
+        return None if handles is None else list(handles)
 
     def memory_info(self) -> Optional[List[MemoryInfo]]:
         return None

@@ -45,21 +45,13 @@ EXTRA: Dict[str, Tuple[List[str], List[str], Optional[Callable[[Path], str]]]] =
 }
 NOT_ON_TARGETS = {"trace": "captures and shows trace files; it never reads a process"}
 NEEDS_MODULE = {"deadlock": "toolkit.waitgraph.builders.minidump"}
-# Known gap: PykdTarget.handles() is None (pykd documents no handle call; parsing the engine's
-# `!handle 0 f` is not written), so mutant owners known from a dump's handle stream are missing.
-NEEDS_HANDLES = {"deadlock": "pykd back end reads no handle table yet (!handle 0 f not parsed)"}
-
-
-def _has_handles(dump: Path) -> bool:
-    from toolkit.open import open_target
-    return bool(open_target(dump).handles())
 
 # Keys the pykd back end cannot know from documented calls (None there), blanked on both sides.
 UNKNOWABLE = {
     "suspend_count", "priority", "name_of_thread",        # no pykd call for thread details
     "csd_version", "product_type", "processor_count", "processor_level", "processor_revision",
     "cpu_vendor", "description",                           # getSystemVersion has major/minor/build
-    "handle_count", "memory_info_count",                   # no handle / VirtualQuery-list call
+    "memory_info_count",                                   # no VirtualQuery-list call
     "debug_id_source",                                     # same id: "image"/"engine" vs "cv_record"
 }
 
@@ -95,8 +87,6 @@ def test_command_json_is_the_same_through_pykd(command: str, dump: Path,
             importlib.import_module(NEEDS_MODULE[command])
         except ImportError:
             pytest.skip(f"{NEEDS_MODULE[command]} not written yet")
-    if command in NEEDS_HANDLES and _has_handles(dump):
-        pytest.xfail(NEEDS_HANDLES[command])
     monkeypatch.setenv("_NT_SYMBOL_PATH", str(tmp_path))   # no symbol server traffic
     monkeypatch.chdir(tmp_path)
     cli_args, dbg_args, stdin_of = EXTRA.get(command, (["{dump}", "--json"], ["--json"], None))

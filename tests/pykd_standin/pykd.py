@@ -4,8 +4,8 @@ It is NOT pykd. It implements the few pykd 0.3.4 functions toolkit/pykd_target.p
 toolkit/windbg.py call, with pykd's documented names and argument conventions, answered from a
 minidump opened through ``toolkit.open.open_target`` — the way WinDbg answers them after
 ``.opendump``. ``dbgCommand`` answers only the commands a test registered with
-``_standin_commands`` (saved transcripts) plus ``.ecxr``/``.cxr`` and ``!lmi``, rendered in the
-layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
+``_standin_commands`` (saved transcripts) plus ``.ecxr``/``.cxr``, ``!lmi`` and ``!handle 0 f``
+(from the dump's handle stream), rendered in the layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
 they are not pykd API and the backend must never call them.
 
 Load it with importlib under the name ``pykd`` (do not put this directory on sys.path: other
@@ -177,6 +177,8 @@ def dbgCommand(command: str, suppressOutput: bool = True) -> str:  # noqa: N803
         return ""
     if text.startswith("!lmi "):
         return _lmi(int(text.split()[1], 0))
+    if text == "!handle 0 f":
+        return _handle_listing()
     raise DbgException(f"stand-in has no saved output for {command!r}")
 
 
@@ -191,6 +193,50 @@ def _lmi(base: int) -> str:
         lines += [f"             CODEVIEW    0,      0,       0 RSDS - GUID: "
                   f"{{{str(m.debug_id.guid).upper()}}}",
                   f"               Age: {m.debug_id.age}, Pdb: {m.pdb_name}"]
+    return "\n".join(lines) + "\n"
+
+
+# Standard access rights as uext's !handle names them (the first line under GrantedAccess).
+_STANDARD_RIGHTS = ((0x10000, "Delete"), (0x20000, "ReadControl"), (0x40000, "WriteDac"),
+                    (0x80000, "WriteOwner"), (0x100000, "Synch"))
+
+
+def _handle_listing() -> str:
+    """``!handle 0 f`` as WinDbg prints it for a dump written with handle data (layout of the
+    transcripts in corpus/transcripts: gavinshark/DeadLock_ReadMe.md, msdocs/-handle.md)."""
+    handles = _t().handles()
+    if handles is None:
+        # No handle stream: the extension prints an error and no "N Handles" total.
+        return "ERROR: !handle: extension exception 0x80004002.\n"
+    lines: List[str] = []
+    counts: Dict[str, int] = {}
+    for h in handles:
+        lines.append(f"Handle {h.handle:x}")
+        if h.type_name is not None:
+            lines.append(f"  Type         \t{h.type_name}")
+            counts[h.type_name] = counts.get(h.type_name, 0) + 1
+        lines.append(f"  Attributes   \t{h.attributes:x}")
+        lines.append(f"  GrantedAccess\t{h.granted_access:#x}:")
+        rights = [name for bit, name in _STANDARD_RIGHTS if h.granted_access & bit]
+        lines.append("         " + (",".join(rights) or "None"))
+        if h.type_name == "Mutant" and h.granted_access & 1:
+            lines.append("         QueryState")
+        lines.append(f"  HandleCount  \t{h.handle_count}")
+        lines.append(f"  PointerCount \t{h.pointer_count}")
+        lines.append(f"  Name         \t{h.object_name or '<none>'}")
+        mutant = h.info("MiniMutantInformation2")
+        if mutant is not None:
+            pid, tid = mutant.fields.get("OwnerProcessId", 0), mutant.fields.get("OwnerThreadId", 0)
+            lines.append("  Object Specific Information")
+            if tid:
+                lines += ["    Mutex is Owned", f"    Mutant Owner {pid:x}.{tid:x}"]
+            else:
+                lines.append("    Mutex is Free")
+        else:
+            lines.append("  No Object Specific Information available")
+    lines.append(f"{len(handles)} Handles")
+    lines.append("Type           \tCount")
+    lines += [f"{name:<15}\t{count}" for name, count in counts.items()]
     return "\n".join(lines) + "\n"
 
 
