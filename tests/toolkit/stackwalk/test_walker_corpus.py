@@ -43,11 +43,8 @@ def parse_stackwalk_out(text):
 
 
 def test_minidump2_crashing_thread_equals_breakpads_stackwalk_frame_for_frame(tmp_path):
-    # rust-minidump's snapshots of this dump (test.dmp is byte-identical) agree with Breakpad
-    # on these four frames and their trust; where its text differs (it prints
-    # "test_app.exe!main [test_app.cc : 65 + 0x5]" the same, but names the trust
-    # "call frame info" too) there is nothing to choose. We follow Breakpad's
-    # minidump2.stackwalk.out, the reference the issue names.
+    # Breakpad's minidump2.stackwalk.out is the reference the issue names; rust-minidump's
+    # snapshots of the same dump (its test.dmp) are compared in the two tests below.
     expected = parse_stackwalk_out(
         corpus_path("breakpad/processor/minidump2.stackwalk.out").read_text())
     target = open_target(corpus_path("breakpad/processor/minidump2.dmp"))
@@ -64,6 +61,83 @@ def test_minidump2_crashing_thread_equals_breakpads_stackwalk_frame_for_frame(tm
         if want["line"] is not None:
             assert loc.line == want["line"]
     assert stack.end_reason is EndReason.IP_TOO_LOW
+
+
+RUST_SNAPSHOTS = "rust-minidump/expected/test_minidump_stackwalk__{}.snap"
+
+
+def parse_rust_snapshot(text):
+    """Frames of the crashed thread in a rust-minidump ``minidump-stackwalk`` human snapshot.
+
+    Frame heads are ``module!function [file : line + 0xoff]`` with symbols and
+    ``module + 0xoff`` without; ``Found by:`` uses Breakpad's sentences.
+    """
+    block = text.split("(crashed)", 1)[1].split("\n", 1)[1].split("\n\n", 1)[0]
+    frames = []
+    for chunk in re.split(r"\n(?= ?\d+  )", block):
+        head = chunk.strip().split("\n", 1)[0]
+        m = re.match(r"\d+\s+(\S+?)(?:!(.+?)(?: \[(.+) : (\d+) \+ (0x[0-9a-f]+)\])?"
+                     r"| \+ (0x[0-9a-f]+))$", head)
+        regs = {k: int(v, 16) for k, v in re.findall(r"(\w+) = (0x[0-9a-f]+)", chunk)}
+        frames.append({"module": m.group(1), "function": m.group(2),
+                       "line": int(m.group(4)) if m.group(4) else None,
+                       "module_offset": int(m.group(6), 16) if m.group(6) else None,
+                       "registers": regs,
+                       "trust": BREAKPAD_TRUST[re.search(r"Found by: (.+)", chunk).group(1)]})
+    return frames
+
+
+def _minidump2_stack(symbol_path, tmp_path):
+    target = open_target(corpus_path("breakpad/processor/minidump2.dmp"))
+    res = resolver(symbol_path, tmp_path) if symbol_path is not None else None
+    return walk_target(target, res, tids=[target.exception().thread_id]).threads[0]
+
+
+def test_minidump2_with_symbols_matches_rust_minidumps_snapshot_where_it_agrees_with_breakpad(
+        tmp_path):
+    # rust-minidump's human-symbols snapshot of test.dmp (byte-identical to minidump2.dmp),
+    # frame by frame. They agree with Breakpad on every frame's eip/esp/ebp, module, function,
+    # line and trust (context, then cfi x3). Where they differ we follow Breakpad:
+    # - the line offset: rust prints "65 + 0x4" / "327 + 0x11" (from the lookup address,
+    #   return address - 1), Breakpad "+ 0x5" / "+ 0x12" (from the return address, as WinDbg's
+    #   displacements are); our displacement is the return address's;
+    # - frame 3: rust had no kernel32 symbols ("kernel32.dll + 0x16fd6"); Breakpad's corpus
+    #   symbols name it BaseProcessStart, and so do we;
+    # - rust carries ebx/esi/edi unchanged through the STACK WIN frames and prints them;
+    #   Breakpad (and we) report only registers a program recovered: eip, esp, ebp.
+    rust = parse_rust_snapshot(corpus_path(RUST_SNAPSHOTS.format("human-symbols")).read_text())
+    stack = _minidump2_stack(corpus_path("breakpad/processor/symbols"), tmp_path)
+    assert len(stack.frames) == len(rust) == 4
+    for frame, loc, want in zip(stack.frames, stack.locations, rust):
+        regs = want["registers"]
+        assert (frame.ip, frame.sp, frame.registers["ebp"]) == \
+            (regs["eip"], regs["esp"], regs["ebp"])
+        assert frame.trust is want["trust"]
+        assert loc.module == want["module"]
+        if want["function"] is not None:
+            assert (loc.symbol, loc.line) == (want["function"], want["line"])
+        else:
+            assert loc.symbol == "BaseProcessStart"          # Breakpad's answer, see above
+        if frame.index:
+            assert not {"ebx", "esi", "edi"} & set(frame.registers)
+            assert {"ebx", "esi", "edi"} <= set(regs)        # rust's carried registers
+
+
+def test_minidump2_without_symbols_matches_rust_minidumps_frame_pointer_walk(tmp_path):
+    # rust-minidump's human snapshot (no symbols): frames 1-3 by "previous frame's frame
+    # pointer", module offsets of the caller's lookup address (return address - 1).
+    rust = parse_rust_snapshot(corpus_path(RUST_SNAPSHOTS.format("human")).read_text())
+    target = open_target(corpus_path("breakpad/processor/minidump2.dmp"))
+    stack = _minidump2_stack(None, tmp_path)
+    bases = {m.name.replace("\\", "/").rsplit("/", 1)[-1].lower(): m.base
+             for m in target.modules()}
+    assert len(stack.frames) == len(rust) == 4
+    for frame, want in zip(stack.frames, rust):
+        regs = want["registers"]
+        assert (frame.ip, frame.sp, frame.registers["ebp"], frame.trust) == \
+            (regs["eip"], regs["esp"], regs["ebp"], want["trust"])
+        lookup = frame.ip - (1 if frame.index else 0)
+        assert lookup - bases[want["module"].lower()] == want["module_offset"]
 
 
 def test_symbolic_mini_dmp_walks_every_thread_down_to_a_stated_end(tmp_path):
