@@ -49,3 +49,52 @@ def test_binary_input_is_a_one_line_error(tmp_path):
 def test_missing_input_is_a_one_line_error(tmp_path):
     result = CliRunner().invoke(cli, ["deadlock", str(tmp_path / "absent.txt")])
     assert result.exit_code == 2
+
+
+# -- dump inputs (the shipped Wine samples; facts from samples/EXPECTED.json) -------------------
+
+def _sample_facts(name: str) -> dict:
+    from tests.conftest import SAMPLES
+    return json.loads((SAMPLES / "EXPECTED.json").read_text())["dumps"]["dumps/" + name]
+
+
+def test_dump_input_prints_the_critical_section_cycle():
+    from tests.conftest import SAMPLES
+    name = "deadlock_cs_x86-full-trim-cv.dmp"
+    result = CliRunner().invoke(cli, ["deadlock", str(SAMPLES / "dumps" / name),
+                                      "-y", str(SAMPLES / "bin"), "--no-evidence"])
+    assert result.exit_code == 0, result.output
+    cycle_line = next(l for l in result.output.splitlines() if "[CYCLE]" in l)
+    for cs in _sample_facts(name)["critical_sections"]:
+        assert f"CriticalSection {int(cs['address'], 16):x} owned by thread " \
+               f"{_sample_facts(name)['pid']:x}.{cs['owner_tid']:x}" in cycle_line
+
+
+def _handle_transcript(facts: dict) -> str:
+    """`!handle <h> f` output as WinDbg prints it, from the program's own report of the owners."""
+    out = []
+    for m in facts["mutexes"]:
+        out += [f"0:000> !handle {int(m['handle'], 16):x} f", f"Handle {int(m['handle'], 16):x}",
+                "  Type         \tMutant", f"  Name         \t{m['object_name']}",
+                "  Object Specific Information", "    Mutex is Owned",
+                f"    Mutant Owner {m['owner_pid']:x}.{m['owner_tid']:x}"]
+    return "\n".join(out) + "\n"
+
+
+def test_a_dump_and_a_transcript_merge_into_one_graph(tmp_path):
+    from tests.conftest import SAMPLES
+    name = "deadlock_mutex_x86-normal.dmp"      # waits from the stacks, no handle data
+    facts = _sample_facts(name)
+    text = tmp_path / "handles.txt"
+    text.write_text(_handle_transcript(facts))
+    dump = str(SAMPLES / "dumps" / name)
+    alone = CliRunner().invoke(cli, ["deadlock", "--json", dump, "-y", str(SAMPLES / "bin")])
+    assert json.loads(alone.output)["summary"]["deadlocks"] == 0
+    result = CliRunner().invoke(cli, ["deadlock", "--json", dump, str(text),
+                                      "-y", str(SAMPLES / "bin")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["summary"]["deadlocks"] == 1
+    threads = sorted(h["node"]["tid"] for h in doc["deadlocks"][0]["cycle"]
+                     if h["node"]["node"] == "thread")
+    assert threads == sorted(m["owner_tid"] for m in facts["mutexes"])
