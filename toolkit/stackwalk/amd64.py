@@ -15,8 +15,8 @@ from typing import Optional
 from toolkit.errors import DumpkitError
 from toolkit.target import Problem
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, lookup_address,
-                                      stack_end)
+from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, has_unwind_info,
+                                      lookup_address, stack_end)
 from toolkit.unwind.amd64_virtual_unwind import unwind_function
 
 NONVOLATILE = ("rip", "rsp", "rbp", "rbx", "rsi", "rdi", "r12", "r13", "r14", "r15")
@@ -27,7 +27,8 @@ def caller_frame(ctx, frame: Frame) -> Optional[Frame]:
     return (_by_unwind_info(ctx, frame)
             or frame_pointer_caller(ctx, frame, "rip", "rsp", "rbp")
             or frame_from_scan(ctx, frame, frame.sp, "rip", "rsp", "rbp",
-                               validate=lambda slot, value: _unwinds(ctx, frame, slot, value)))
+                               validate=lambda slot, value: _unwinds(ctx, frame, slot, value),
+                               long_scan=not has_unwind_info(ctx, frame)))
 
 
 def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Dict, Mapping, Optional
 
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.frame_scan import SCAN_SLOTS, SCAN_SLOTS_CONTEXT, scan_for_return
+from toolkit.stackwalk.frame_scan import (LONG_SCAN_SLOTS, SCAN_SLOTS, SCAN_SLOTS_CONTEXT,
+                                         scan_for_return)
 
 MAX_FP_DISTANCE = 128 * 1024     # restore a frame pointer found by a scan only this close
 
@@ -16,8 +17,15 @@ def stack_end(ctx) -> Optional[int]:
 
 
 def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
-                    fp_name: str, validate=None) -> Optional[Frame]:
+                    fp_name: str, validate=None, long_scan: bool = False) -> Optional[Frame]:
     """Scan from ``sp`` (40 slots, 160 for the context frame) and build the caller.
+
+    ``long_scan`` (the frame's module has no unwind info, so nothing says how large its frame
+    is): when the window holds no candidate, go on for LONG_SCAN_SLOTS more, accepting only
+    call-verified return addresses. The peers stop here (Breakpad and rust-minidump scan 40
+    words for a caller); a system DLL frame holding a CONTEXT or a path buffer is larger than
+    that, and a CALL ending exactly at the value is strong evidence even that far up. Frames
+    between are skipped (their code is unverifiable), never invented.
 
     The caller's frame pointer is restored from the slot just below the return address when
     that value lies above the caller's SP and within 128 KiB of it (a pushed frame pointer of a
@@ -25,6 +33,9 @@ def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
     """
     slots = SCAN_SLOTS_CONTEXT if frame.trust is Trust.CONTEXT else SCAN_SLOTS
     found = scan_for_return(ctx, sp, slots, stack_end(ctx), validate=validate)
+    if found is None and long_scan:
+        found = scan_for_return(ctx, sp + slots * ctx.pointer_size, LONG_SCAN_SLOTS,
+                                stack_end(ctx), validate=validate, require_callsite=True)
     if found is None:
         return None
     ps = ctx.pointer_size
@@ -65,6 +76,16 @@ def frame_pointer_caller(ctx, frame: Frame, ip_name: str, sp_name: str, fp_name:
     return Frame(frame.index + 1, ip, caller_sp, Trust.FRAME_POINTER, saved_fp, regs)
 
 
+def has_unwind_info(ctx, frame: Frame) -> bool:
+    """Does the frame's module carry unwind data (x64 .pdata; x86 STACK WIN/CFI records)?"""
+    module = ctx.module_at(lookup_address(frame))
+    if module is None:
+        return False
+    if ctx.pointer_size == 8:
+        return ctx.unwind_data(module) is not None
+    return ctx.stack_table(module) is not None
+
+
 def lookup_address(frame: Frame) -> int:
     """Where to look up unwind data: the IP itself for frame 0, the byte before a return address
     for callers (the CALL belongs to the function even when it is its last instruction)."""
@@ -75,5 +96,5 @@ def carried(registers: Mapping[str, int], names) -> Dict[str, int]:
     return {k: v for k, v in registers.items() if k in names}
 
 
-__all__ = ["frame_from_scan", "frame_pointer_caller", "lookup_address", "carried", "stack_end",
+__all__ = ["frame_from_scan", "has_unwind_info", "frame_pointer_caller", "lookup_address", "carried", "stack_end",
            "MAX_FP_DISTANCE"]

@@ -19,6 +19,7 @@ from toolkit.unwind.trust import Trust
 
 SCAN_SLOTS = 40
 SCAN_SLOTS_CONTEXT = 160
+LONG_SCAN_SLOTS = 1024    # 4 KiB (x86) / 8 KiB (x64) more, call-verified candidates only
 
 
 @dataclass(frozen=True)
@@ -30,11 +31,13 @@ class ScanResult:
 
 def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None,
                     prefer_callsite: bool = True,
-                    validate: Optional[Callable[[int, int], bool]] = None) -> Optional[ScanResult]:
+                    validate: Optional[Callable[[int, int], bool]] = None,
+                    require_callsite: bool = False) -> Optional[ScanResult]:
     """The first plausible return address in ``slots`` words from ``start`` (see module doc).
 
     ``validate(slot, value)`` may reject a candidate the architecture can check further (x64:
     the candidate's own unwind info must unwind from the slot above it inside the stack).
+    ``require_callsite`` keeps only call-verified candidates (the long scan).
     """
     ps = ctx.pointer_size
     first: Optional[ScanResult] = None
@@ -51,11 +54,11 @@ def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None
             continue
         if ctx.call_length(value):
             return ScanResult(slot, value, Trust.SCAN_CALLSITE)
-        if first is None:
+        if first is None and not require_callsite:
             first = ScanResult(slot, value, Trust.SCAN)
             if not prefer_callsite:
                 return first
     return first
 
 
-__all__ = ["scan_for_return", "ScanResult", "SCAN_SLOTS", "SCAN_SLOTS_CONTEXT"]
+__all__ = ["scan_for_return", "ScanResult", "SCAN_SLOTS", "SCAN_SLOTS_CONTEXT", "LONG_SCAN_SLOTS"]

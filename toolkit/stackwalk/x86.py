@@ -34,8 +34,8 @@ from typing import Dict, Optional
 
 from toolkit.errors import DumpkitError
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, lookup_address,
-                                      stack_end)
+from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, has_unwind_info,
+                                      lookup_address, stack_end)
 from toolkit.stackwalk.frame_scan import SCAN_SLOTS, SCAN_SLOTS_CONTEXT, scan_for_return
 
 CARRIED = ("ebx", "esi", "edi")
@@ -45,7 +45,8 @@ def caller_frame(ctx, frame: Frame) -> Optional[Frame]:
     """The caller of ``frame`` by the best rule available, or None."""
     return (_by_stack_win(ctx, frame) or _by_cfi(ctx, frame)
             or _by_frame_pointer(ctx, frame)
-            or frame_from_scan(ctx, frame, frame.sp, "eip", "esp", "ebp"))
+            or frame_from_scan(ctx, frame, frame.sp, "eip", "esp", "ebp",
+                               long_scan=not has_unwind_info(ctx, frame)))
 
 
 def _by_frame_pointer(ctx, frame: Frame) -> Optional[Frame]:

@@ -150,10 +150,18 @@ def test_symbolic_mini_dmp_walks_every_thread_down_to_a_stated_end(tmp_path):
     assert [f.trust for f in crashed.frames[:3]] == [Trust.CONTEXT, Trust.CFI, Trust.CFI]
     for stack in report.threads:
         assert stack.end_reason is not EndReason.NONE
-    # three of the four threads reach ntdll's thread start and end on a zero return address;
-    # the fourth sits in a KERNELBASE frame with > 40 slots of locals and no symbols.
-    full = [s for s in report.threads if s.end_reason is EndReason.IP_TOO_LOW]
-    assert len(full) >= 3 and all(len(s.frames) >= 4 for s in full)
+    # every thread reaches ntdll's thread start and ends on a zero return address. The
+    # dumping thread (2920) sits in a KERNELBASE frame with ~270 slots of locals (a CONTEXT)
+    # and no unwind info: the 40-slot scan of the peers finds nothing there, the call-verified
+    # long scan resumes above it and the walk reaches crash.exe's handler thread.
+    assert all(s.end_reason is EndReason.IP_TOO_LOW and len(s.frames) >= 4
+               for s in report.threads)
+    dumper = next(s for s in report.threads if s.tid == 2920)
+    assert dumper.frames[2].trust is Trust.SCAN_CALLSITE
+    assert dumper.frames[2].sp - dumper.frames[1].sp > 40 * 4
+    names = [loc.symbol.split("(")[0] for loc in dumper.locations
+             if loc is not None and loc.module == "crash.exe" and loc.symbol]
+    assert names[-1] == "google_breakpad::ExceptionHandler::ExceptionHandlerThreadMain"
 
 
 def _names(stack, program):

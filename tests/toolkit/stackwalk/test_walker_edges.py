@@ -71,6 +71,16 @@ def test_a_repeated_return_address_without_the_saved_ecx_is_an_ordinary_frame():
     assert (result.frames[1].ip, result.frames[1].sp) == (0x401105, 0x1108)
 
 
+def test_beyond_the_scan_window_only_a_call_verified_return_address_is_taken():
+    # frame 1 has no unwind info and a 100-slot frame: the 40-slot window is empty, the long
+    # scan skips an unverified code pointer (0x401050) and takes the CALL-preceded 0x401205.
+    values = [0x401105] + [0] * 100 + [0x401050] + [0] * 20 + [0x401205] + [0] * 8
+    result = walk({0x1000: words(values)}, {"eip": 0x401005, "esp": 0x1000, "ebp": 0})
+    assert [(f.ip, f.trust) for f in result.frames[1:3]] == \
+        [(0x401105, Trust.SCAN_CALLSITE), (0x401205, Trust.SCAN_CALLSITE)]
+    assert result.frames[2].sp == 0x1000 + 4 * 122 + 4
+
+
 def test_the_frame_cap_stops_a_runaway_walk():
     # 64 fake frames, each a frame-pointer record pointing 8 bytes up
     values = []
