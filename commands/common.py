@@ -6,7 +6,7 @@ hand in the debugger's current target instead of a dump path.
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Any, Callable, Optional
 
 import click
 
@@ -25,3 +25,13 @@ def load_target(ctx: click.Context, path: Optional[str]) -> Target:
         raise click.UsageError("a dump file is required")
     from toolkit.open import open_target
     return open_target(path)
+
+
+def symbol_resolver(ctx: click.Context, symbol_path: Optional[str], **kwargs: Any) -> Any:
+    """The symbol resolver for ``--symbol-path`` (``Resolver.from_symbol_path``); inside a
+    debugger the front end wraps it (``ctx.obj["wrap_resolver"]``) so the engine names
+    addresses first and this resolver second."""
+    from toolkit.symbols.resolver import Resolver
+    resolver = Resolver.from_symbol_path(symbol_path, **kwargs)
+    wrap = ctx.obj.get("wrap_resolver") if isinstance(ctx.obj, dict) else None
+    return wrap(resolver) if wrap is not None else resolver

@@ -41,7 +41,7 @@ def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_pat
         if graph is None:
             raise click.UsageError("at least one INPUT is required outside a debugger")
         from toolkit.waitgraph.inputs import report_for_graphs
-        report = report_for_graphs([graph(debugger_command)])
+        report = report_for_graphs([graph(debugger_command, symbol_path)])
     if dot_path:
         with open(dot_path, "w", encoding="utf-8") as handle:
             handle.write(render_dot(report))

@@ -49,8 +49,8 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: str, all_threads: b
     if all_threads and tid is not None:
         raise click.UsageError("--all-threads and --thread exclude each other")
     target = load_target(ctx, dump)
-    from toolkit.symbols.resolver import Resolver
-    resolver = Resolver.from_symbol_path(symbol_path)
+    from commands.common import symbol_resolver
+    resolver = symbol_resolver(ctx, symbol_path)
     report = run_exchain(target, policy=policy, thread_ids=[tid] if tid is not None else None,
                          all_threads=all_threads, heuristic=heuristic, resolver=resolver)
     if as_json:

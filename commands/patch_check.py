@@ -23,12 +23,12 @@ def patch_check(ctx: click.Context, dump: Optional[str], functions: Tuple[str, .
                 ranges: Tuple[str, ...], symbol_path: Optional[str], as_json: bool) -> None:
     """Is it safe to replace these functions now? (IP inside, or any stack slot into them)."""
     from toolkit.stackwalk.patch_check import patch_check as run
-    from toolkit.symbols.resolver import Resolver
+    from commands.common import symbol_resolver
 
     if not functions and not ranges:
         raise click.UsageError("give at least one --function or --range")
     target = load_target(ctx, dump)
-    report = run(target, functions, ranges, Resolver.from_symbol_path(symbol_path))
+    report = run(target, functions, ranges, symbol_resolver(ctx, symbol_path))
     if as_json:
         emit_json("patch-check", report.to_json())
         return

@@ -35,10 +35,10 @@ def scan(ctx: click.Context, dump: Optional[str], tid: Optional[str], range_text
          only_verified: bool, symbol_path: Optional[str], as_json: bool) -> None:
     """Conservative scan: each pointer-sized slot from SP to the stack base, classified."""
     from toolkit.stackwalk.scan import scan_range, scan_threads
-    from toolkit.symbols.resolver import Resolver
+    from commands.common import symbol_resolver
 
     target = load_target(ctx, dump)
-    resolver = Resolver.from_symbol_path(symbol_path)
+    resolver = symbol_resolver(ctx, symbol_path)
     if range_text is not None:
         start, end = _range(range_text)
         report = scan_range(target, start, end, resolver, only_verified=only_verified)

@@ -34,7 +34,7 @@ def stack(ctx: click.Context, dump: Optional[str], tid: Optional[str], all_threa
           symbol_path: Optional[str], max_frames: int, as_json: bool) -> None:
     """Walk thread stacks: context, unwind info, frame pointer, scan (trust per frame)."""
     from toolkit.stackwalk.walker import walk_target
-    from toolkit.symbols.resolver import Resolver
+    from commands.common import symbol_resolver
 
     target = load_target(ctx, dump)
     tids = None
@@ -52,7 +52,7 @@ def stack(ctx: click.Context, dump: Optional[str], tid: Optional[str], all_threa
             tids = [exc.thread_id]
         elif threads:
             tids = [threads[0].tid]
-    report = walk_target(target, Resolver.from_symbol_path(symbol_path), tids=tids,
+    report = walk_target(target, symbol_resolver(ctx, symbol_path), tids=tids,
                          max_frames=max_frames)
     if as_json:
         emit_json("stack", report.to_json())

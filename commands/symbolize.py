@@ -40,7 +40,7 @@ def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str]
               symbol_path: Optional[str], allow_mismatch: bool, lines: bool, inlines: bool,
               as_jsonl: bool, as_json: bool) -> None:
     """Resolve addresses (stdin or INPUT) or every event of a trace file INPUT."""
-    from toolkit.symbols.resolver import Resolver
+    from commands.common import symbol_resolver
     from toolkit.symbols.symbolize import Symbolizer
     from toolkit.trace import is_trace, read_trace
 
@@ -58,7 +58,7 @@ def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str]
         from commands.common import load_target
         modules = load_target(ctx, None).modules()   # inside WinDbg: the debugger's modules
     pointer_size = trace.pointer_size if trace is not None else _pointer_size(modules)
-    resolver = Resolver.from_symbol_path(symbol_path, allow_mismatch=allow_mismatch)
+    resolver = symbol_resolver(ctx, symbol_path, allow_mismatch=allow_mismatch)
     engine = Symbolizer(resolver, modules, lines=lines, inlines=inlines)
     if trace is not None:
         _render_trace(engine, trace, pointer_size, as_json, as_jsonl)

@@ -356,6 +356,13 @@ class PykdTarget:
             return None
         return str(found[0]), str(found[1]), int(found[2])
 
+    def engine_source_line(self, address: int) -> Optional[Tuple[str, int]]:
+        """(file, line) the engine has for ``address`` (``getSourceLine``), or None."""
+        found = self._call(self.pykd.getSourceLine, address)
+        if not found or len(found) < 2 or not found[0]:
+            return None
+        return str(found[0]), int(found[1])
+
     # ---- helpers ------------------------------------------------------------------------------
     @staticmethod
     def _call(fn: Any, *args: Any) -> Any:

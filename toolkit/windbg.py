@@ -6,8 +6,12 @@ the debugger's current target.
 * Output goes through ``pykd.dprintln``; when the engine takes DML (inside WinDbg), text is
   escaped and a few things become links: stack frame numbers run ``.frame 0nN``, thread lines
   switch thread, module lines run ``lmvm``.
-* Symbols: the engine's ``findSymbolAndDisp`` first, the project's resolver second
-  (``EngineFirstSymbolizer``, handed to commands as ``ctx.obj["symbolizer"]``).
+* Symbols: the engine's ``findSymbolAndDisp`` first, the project's resolver second. Commands
+  build their resolver with ``commands.common.symbol_resolver``, which wraps it with
+  ``ctx.obj["wrap_resolver"]`` (``EngineFirstResolver``): every name symbolize, stack, scan,
+  exchain, patch-check and deadlock print comes from ``Resolver.lookup``, so that one method is
+  where the engine is asked first. ``ctx.obj["symbolizer"]`` (``EngineFirstSymbolizer``) is the
+  same rule for one address as text.
 * Kernel sessions: ``ctx.obj["debugger_command"]`` runs a command through ``dbgCommand`` so the
   deadlock command can read ``!process 0 7`` live.
 
@@ -115,6 +119,36 @@ class EngineFirstSymbolizer:
         return f"{module.name.rsplit('.', 1)[0]}+{address - module.base:#x}"
 
 
+class EngineFirstResolver:
+    """A ``toolkit.symbols.resolver.Resolver`` whose ``lookup`` asks the debugger engine first.
+
+    When the engine names the function at an address (``findSymbolAndDisp``, line from
+    ``getSourceLine``), that is the answer; otherwise the project's resolver answers as it does
+    offline. Everything else (symbol files for unwinding, function tables, prefetch, problems)
+    is the wrapped resolver's, so stack walking and patch-check extents are unchanged."""
+
+    answers_per_address = True     # batch symbolization must call lookup for every address
+
+    def __init__(self, resolver: Any, target: Any) -> None:
+        self._resolver = resolver
+        self._target = target
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._resolver, name)
+
+    def lookup(self, module: Any, address: int, *, lines: bool = True,
+               inlines: bool = False) -> Any:
+        found = self._target.engine_symbol(address)
+        if found is None:
+            return self._resolver.lookup(module, address, lines=lines, inlines=inlines)
+        from toolkit.symbols.location import Location, SymbolStatus
+        _, symbol, disp = found
+        source = self._target.engine_source_line(address) if lines else None
+        file, line = source if source is not None else (None, None)
+        return Location(address, module.name, module.base, symbol, disp, file, line,
+                        status=SymbolStatus.EXACT, reason="named by the debugger engine")
+
+
 def project_resolver(target: Any) -> Callable[[int], Optional[str]]:
     """The project's own symbol lookup over the target's modules (symbol path from
     ``_NT_SYMBOL_PATH``), as a fallback for addresses the engine has no symbol for."""
@@ -154,19 +188,26 @@ def context_object(pykd: Any) -> Dict[str, Any]:
     def debugger_command(command: str) -> str:
         return str(pykd.dbgCommand(command))
 
-    def debugger_graph(command: Optional[str] = None) -> Any:
-        return session_wait_graph(debugger_command, kernel, target, command)
+    def wrap_resolver(resolver: Any) -> Any:
+        return EngineFirstResolver(resolver, target())
+
+    def debugger_graph(command: Optional[str] = None, symbol_path: Optional[str] = None) -> Any:
+        def resolver() -> Any:
+            from toolkit.symbols.resolver import Resolver
+            return wrap_resolver(Resolver.from_symbol_path(symbol_path))
+        return session_wait_graph(debugger_command, kernel, target, command, resolver)
 
     return {"target_factory": target, "echo": echo, "symbolizer": symbolizer,
-            "debugger_command": debugger_command, "debugger_graph": debugger_graph,
-            "kernel": kernel, "in_debugger": True}
+            "wrap_resolver": wrap_resolver, "debugger_command": debugger_command,
+            "debugger_graph": debugger_graph, "kernel": kernel, "in_debugger": True}
 
 
 KERNEL_WAIT_COMMAND = "!process 0 7"
 
 
 def session_wait_graph(debugger_command: Callable[[str], str], kernel: bool,
-                       target: Callable[[], Any], command: Optional[str] = None) -> Any:
+                       target: Callable[[], Any], command: Optional[str] = None,
+                       resolver: Optional[Callable[[], Any]] = None) -> Any:
     """The wait graph of the live session: in kd (or with an explicit command) the transcript
     builder over ``dbgCommand(command)`` — ``!process 0 7`` by default, so the debugger/debuggee
     case is found live; in user mode the dump builder over the current target."""
@@ -180,7 +221,7 @@ def session_wait_graph(debugger_command: Callable[[str], str], kernel: bool,
     except ImportError:
         raise UnsupportedTarget("the user-mode wait-graph builder is not installed; pass "
                                 "--command \"~*kv\" to read the debugger's stacks") from None
-    return build_from_target(target(), "<debugger>")
+    return build_from_target(target(), "<debugger>", resolver() if resolver else None)
 
 
 def run(argv: Optional[Sequence[str]] = None, pykd: Any = None,
@@ -216,4 +257,4 @@ def main() -> None:
 
 
 __all__ = ["in_windbg", "run", "main", "dml_line", "DprintStream", "EngineFirstSymbolizer",
-           "context_object"]
+           "EngineFirstResolver", "context_object"]

@@ -79,6 +79,8 @@ class _State:
     commands: Dict[str, str] = {}
     output: List[Tuple[str, bool]] = []
     calls: List[str] = []
+    engine_symbols: Any = None       # None | symbol path (str) | [(start, end, name), ...]
+    engine_resolver: Any = None
 
 
 _S = _State()
@@ -86,8 +88,15 @@ _S = _State()
 
 # ---- stand-in set-up (not pykd API) -------------------------------------------------------------
 def _standin_open(path: Optional[str], kernel: bool = False,
-                  commands: Optional[Dict[str, str]] = None, windbg_ext: bool = True) -> None:
-    """Answer from the dump at ``path`` (None: a kernel session with only saved transcripts)."""
+                  commands: Optional[Dict[str, str]] = None, windbg_ext: bool = True,
+                  engine_symbols: Any = None) -> None:
+    """Answer from the dump at ``path`` (None: a kernel session with only saved transcripts).
+
+    ``engine_symbols`` is what the stand-in "engine" knows about names (findSymbolAndDisp,
+    getSourceLine): None, module names only (no symbol files loaded); a symbol path string,
+    names from the project's own Resolver over that path (so a test can check that engine
+    answers reach the output unchanged); or a list of ``(start, end, name)`` ranges, a small
+    table standing for symbols only the engine has."""
     from toolkit.open import open_target
     _S.target = open_target(path) if path is not None else None
     _S.current_thread = 0
@@ -98,6 +107,8 @@ def _standin_open(path: Optional[str], kernel: bool = False,
     _S.commands = dict(commands or {})
     _S.output = []
     _S.calls = []
+    _S.engine_symbols = engine_symbols
+    _S.engine_resolver = None
 
 
 def _standin_output() -> List[Tuple[str, bool]]:
@@ -396,12 +407,38 @@ def getModulesList() -> List[module]:
             + [module._of(u, unloaded=True) for u in t.unloaded_modules()])
 
 
-def findSymbolAndDisp(offset: int) -> Tuple[str, str, int]:
-    """No symbol files in the stand-in: the engine knows modules only, so no symbol name."""
+def _engine_location(offset: int) -> Any:
+    """The stand-in engine's Location for ``offset`` (see ``_standin_open``), or None."""
     m = _t().module_at(offset)
     if m is None:
+        return None
+    from toolkit.symbols.location import Location
+    if isinstance(_S.engine_symbols, str):
+        if _S.engine_resolver is None:
+            from toolkit.symbols.resolver import Resolver
+            _S.engine_resolver = Resolver.from_symbol_path(_S.engine_symbols)
+        return _S.engine_resolver.lookup(m, offset)
+    for start, end, name in _S.engine_symbols or ():
+        if start <= offset < end:
+            return Location(offset, m.name, m.base, name, offset - start)
+    return Location(offset, m.name, m.base, None, offset - m.base)
+
+
+def findSymbolAndDisp(offset: int) -> Tuple[str, str, int]:
+    """(module, symbol, displacement); the symbol is "" when the engine has no name for it."""
+    _S.calls.append(f"findSymbolAndDisp({offset:#x})")
+    loc = _engine_location(offset)
+    if loc is None:
         raise DbgException(f"no symbol at {offset:#x}")
-    return m.name.rsplit(".", 1)[0], "", offset - m.base
+    return loc.module.rsplit(".", 1)[0], loc.symbol or "", loc.displacement
+
+
+def getSourceLine(offset: int = 0) -> Tuple[str, int, int]:
+    """(file, line, displacement) of ``offset``; raises when the engine has no line for it."""
+    loc = _engine_location(offset)
+    if loc is None or not loc.file or not loc.line:
+        raise DbgException(f"no line information at {offset:#x}")
+    return loc.file, loc.line, 0
 
 
 def findSymbol(offset: int, showDisplacement: bool = True) -> str:  # noqa: N803

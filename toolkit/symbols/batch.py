@@ -128,7 +128,9 @@ class BatchResult:
             return Location(address, reason="no module contains the address")
         module = self.index.modules[m]
         syms = self.symbols[m]
-        if inlines or syms is None or syms.table is None:
+        # A resolver that answers per address (the debugger engine first) is asked for each.
+        if inlines or syms is None or syms.table is None \
+                or getattr(resolver, "answers_per_address", False):
             return resolver.lookup(module, address, lines=lines, inlines=inlines)
         f, r = int(self.function[i]), int(self.range[i])
         file = line = None
