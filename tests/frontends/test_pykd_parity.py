@@ -112,3 +112,102 @@ def test_normalise_keeps_what_pykd_knows() -> None:
     doc = {"threads": [{"tid": 1, "priority": 3, "stack_start": "0x0012f31c"}], "path": "x"}
     assert normalise(doc) == {"threads": [{"tid": 1, "priority": None,
                                            "stack_start": "0x0012f000"}], "path": None}
+
+
+# Commands that name code, on dumps whose symbols the corpus holds: (command, dump, options).
+SAMPLE_BIN = SAMPLES / "bin"
+BREAKPAD_SYMBOLS = CORPUS / "breakpad/processor/symbols"
+WITH_SYMBOLS = [
+    ("exchain", SAMPLES / "dumps/seh_x86-full-trim-cv.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("exchain", SAMPLES / "dumps/seh_x86-normal.dmp", ["--heuristic", "-y", str(SAMPLE_BIN)]),
+    ("exchain", SAMPLES / "dumps/seh_x86-full-trim-cv.dmp", ["--all-threads", "-y", str(SAMPLE_BIN)]),
+    ("stack", SAMPLES / "dumps/crash_x64-normal.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("stack", SAMPLES / "dumps/seh_x86-full-trim-cv.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("stack", CORPUS / "breakpad/processor/minidump2.dmp", ["-y", str(BREAKPAD_SYMBOLS)]),
+    ("scan", SAMPLES / "dumps/crash_x64-normal.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("scan", SAMPLES / "dumps/seh_x86-full-trim-cv.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("scan", CORPUS / "breakpad/processor/minidump2.dmp", ["-y", str(BREAKPAD_SYMBOLS)]),
+    ("patch-check", SAMPLES / "dumps/crash_x64-normal.dmp",
+     ["--function", "crash_x64!crash_level2", "-y", str(SAMPLE_BIN)]),
+    ("patch-check", SAMPLES / "dumps/seh_x86-full-trim-cv.dmp",
+     ["--function", "seh_x86!guard_inner", "-y", str(SAMPLE_BIN)]),
+    ("patch-check", CORPUS / "breakpad/processor/minidump2.dmp",
+     ["--function", "test_app!main", "-y", str(BREAKPAD_SYMBOLS)]),
+    ("deadlock", SAMPLES / "dumps/deadlock_mutex_x86-full-trim-cv-handles.dmp",
+     ["-y", str(SAMPLE_BIN)]),
+    ("symbolize", SAMPLES / "dumps/crash_x64-normal.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("symbolize", CORPUS / "breakpad/processor/minidump2.dmp", ["-y", str(BREAKPAD_SYMBOLS)]),
+]
+# Commands that print no symbol names, so the runs above leave them out.
+NAMES_NOTHING = {"info", "debugdir"}
+
+
+def test_every_command_that_names_code_is_run_with_symbols() -> None:
+    named = {c for c, _, _ in WITH_SYMBOLS}
+    assert set(command_names()) - set(NOT_ON_TARGETS) - NAMES_NOTHING == named
+
+
+def _with_symbols() -> List[Any]:
+    return [pytest.param(c, d, o, id=f"{c}-{d.name}-{'-'.join(o[:-2]) or 'y'}")
+            for c, d, o in WITH_SYMBOLS]
+
+
+def _symbol_path(options: List[str]) -> str:
+    return options[options.index("-y") + 1]
+
+
+@pytest.mark.parametrize("engine_names", ["engine", "resolver"])
+@pytest.mark.parametrize("command,dump,options", _with_symbols())
+def test_named_output_is_the_same_through_pykd(command: str, dump: Path, options: List[str],
+                                               engine_names: str, tmp_path: Path,
+                                               monkeypatch) -> None:
+    """With symbols: "engine" — the stand-in engine names addresses (findSymbolAndDisp through
+    the same symbol path), "resolver" — it names none and the project's resolver answers."""
+    if not dump.exists() or not Path(_symbol_path(options)).exists():
+        pytest.skip(f"{dump} or its symbols absent")
+    monkeypatch.setenv("_NT_SYMBOL_PATH", str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    stdin = None
+    if command == "symbolize":      # addresses on stdin; offline the modules come from --dump
+        stdin = _addresses(dump) + _function_addresses(dump, _symbol_path(options))
+        code, offline = run_cli([command, "--dump", str(dump), "--json"] + options, stdin)
+    else:
+        code, offline = run_cli([command, str(dump), "--json"] + options)
+    assert code == 0
+    pykd = load_standin()
+    pykd._standin_open(str(dump), engine_symbols=_symbol_path(options)
+                       if engine_names == "engine" else None)
+    dcode, inside, _ = run_in_debugger(pykd, [command, "--json"] + options, stdin)
+    assert dcode == 0
+    asked = [c for c in pykd._standin_calls() if c.startswith("findSymbolAndDisp")]
+    assert asked, "the engine was never asked for a name"
+    offline = offline.replace(json_string(str(dump)), "<debugger>")
+    assert normalise(json_of(inside)) == normalise(_engine_status(json_of(offline), inside))
+
+
+def _function_addresses(dump: Path, symbol_path: str) -> str:
+    """An address inside each module's first few functions (named by the symbol files)."""
+    from toolkit.open import open_target
+    from toolkit.symbols.resolver import Resolver
+    resolver = Resolver.from_symbol_path(symbol_path)
+    out = []
+    for module in open_target(dump).modules():
+        table = resolver.symbols_for(module).table
+        if table is not None:
+            out += [f"{module.base + int(rva) + 1:#x}\n" for rva in list(table.func_entry)[:5]]
+    return "".join(out)
+
+
+def _engine_status(doc: Any, inside: str) -> Any:
+    """Locations the engine named say so in ``reason`` (status stays exact); copy that note
+    onto the offline document where the offline answer was exact, so the rest must match."""
+    if "named by the debugger engine" not in inside:
+        return doc
+    if isinstance(doc, dict):
+        out = {k: _engine_status(v, inside) for k, v in doc.items()}
+        if out.get("status") == "exact" and "symbol" in out and out.get("symbol"):
+            out["reason"] = "named by the debugger engine"
+        return out
+    if isinstance(doc, list):
+        return [_engine_status(v, inside) for v in doc]
+    return doc
