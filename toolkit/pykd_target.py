@@ -93,11 +93,17 @@ class PykdTarget:
         return bool(self.pykd.isDumpAnalyzing())
 
     def system_info(self) -> SystemInfo:
+        """Version numbers from ``getSystemVersion``; service pack, product type and processor
+        count from ``vertarget`` (pykd has no call for them). Processor level, revision and
+        vendor stay None: neither carries them."""
+        from toolkit.pykd_text import parse_vertarget
         version = self._call(self.pykd.getSystemVersion)
+        extra = parse_vertarget(str(self._call(self.pykd.dbgCommand, "vertarget") or ""))
         if version is None:
-            return SystemInfo(self._arch, "windows")
+            return SystemInfo(self._arch, "windows", **extra)  # type: ignore[arg-type]
         return SystemInfo(self._arch, "windows", os_major=int(version.win32Major),
-                          os_minor=int(version.win32Minor), os_build=int(version.buildNumber))
+                          os_minor=int(version.win32Minor), os_build=int(version.buildNumber),
+                          **extra)  # type: ignore[arg-type]
 
     def misc_info(self) -> Optional[MiscInfo]:
         return MiscInfo(process_id=self.process_id)

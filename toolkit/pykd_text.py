@@ -116,4 +116,30 @@ def _handle(fields: Dict[str, object]) -> Handle:
                   object_info=info)
 
 
-__all__ = ["parse_handles", "DEBUGGER_LAYOUT"]
+# ---- vertarget ------------------------------------------------------------------------------------
+# Windows XP Version 2600 (Service Pack 2) UP Free x86 compatible
+# Windows 10 Version 19043 MP (4 procs) Free x64
+# Product: WinNt, suite: SingleUserTS
+_VERSION_LINE = re.compile(r"^Windows .*?Version (\d+)(?: \(([^)]*)\))?\s+"
+                           r"(?:MP \((\d+) procs\)|(UP))\s", re.MULTILINE)
+_PRODUCT_LINE = re.compile(r"^Product: (\w+)", re.MULTILINE)
+# OSVERSIONINFOEX.wProductType as vertarget names it.
+PRODUCT_TYPES = {"WinNt": 1, "LanManNt": 2, "ServerNt": 3}
+
+
+def parse_vertarget(text: str) -> Dict[str, object]:
+    """``csd_version``, ``product_type`` and ``processor_count`` from ``vertarget`` output;
+    a key is present only when the text carries it (no service pack: csd_version absent)."""
+    out: Dict[str, object] = {}
+    version = _VERSION_LINE.search(text)
+    if version:
+        if version.group(2):
+            out["csd_version"] = version.group(2)
+        out["processor_count"] = 1 if version.group(4) else int(version.group(3))
+    product = _PRODUCT_LINE.search(text)
+    if product and product.group(1) in PRODUCT_TYPES:
+        out["product_type"] = PRODUCT_TYPES[product.group(1)]
+    return out
+
+
+__all__ = ["parse_handles", "parse_vertarget", "PRODUCT_TYPES", "DEBUGGER_LAYOUT"]

@@ -5,7 +5,7 @@ toolkit/windbg.py call, with pykd's documented names and argument conventions, a
 minidump opened through ``toolkit.open.open_target`` — the way WinDbg answers them after
 ``.opendump``. ``dbgCommand`` answers only the commands a test registered with
 ``_standin_commands`` (saved transcripts) plus ``.ecxr``/``.cxr``, ``!lmi`` and ``!handle 0 f``
-(from the dump's handle stream), rendered in the layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
+(from the dump's handle stream) and ``vertarget`` (from its SystemInfo stream), rendered in the layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
 they are not pykd API and the backend must never call them.
 
 Load it with importlib under the name ``pykd`` (do not put this directory on sys.path: other
@@ -190,6 +190,8 @@ def dbgCommand(command: str, suppressOutput: bool = True) -> str:  # noqa: N803
         return _lmi(int(text.split()[1], 0))
     if text == "!handle 0 f":
         return _handle_listing()
+    if text == "vertarget":
+        return _vertarget()
     raise DbgException(f"stand-in has no saved output for {command!r}")
 
 
@@ -248,6 +250,27 @@ def _handle_listing() -> str:
     lines.append(f"{len(handles)} Handles")
     lines.append("Type           \tCount")
     lines += [f"{name:<15}\t{count}" for name, count in counts.items()]
+    return "\n".join(lines) + "\n"
+
+
+_OS_NAMES = {(5, 1): "Windows XP", (6, 1): "Windows 7", (10, 0): "Windows 10"}
+_PRODUCTS = {1: "WinNt", 2: "LanManNt", 3: "ServerNt"}
+
+
+def _vertarget() -> str:
+    """``vertarget``'s first lines as WinDbg prints them for a user dump, from the dump's
+    SystemInfo stream ("Windows 7 Version 7601 (Service Pack 1) MP (2 procs) Free x64")."""
+    s = _t().system_info()
+    line = f"{_OS_NAMES.get((s.os_major, s.os_minor), 'Windows')} Version {s.os_build}"
+    if s.csd_version:
+        line += f" ({s.csd_version})"
+    if s.processor_count:
+        line += " UP" if s.processor_count == 1 else f" MP ({s.processor_count} procs)"
+    line += " Free " + ("x64" if s.arch is Arch.AMD64 else "x86 compatible")
+    lines = [line]
+    if s.product_type in _PRODUCTS:
+        lines.append(f"Product: {_PRODUCTS[s.product_type]}, suite: SingleUserTS")
+    lines.append("Machine Name:")
     return "\n".join(lines) + "\n"
 
 
