@@ -10,8 +10,8 @@ fact, the answer is what the engine prints for the matching WinDbg command throu
 Handles come from ``!handle 0 f`` (toolkit/pykd_text.py parses it; a mutant's "Mutant Owner
 pid.tid" becomes a ``MiniMutantInformation2`` record with layout "debugger").
 
-Differences from a minidump, by design: thread names, suspend counts and priorities and the
-MemoryInfoList are not asked of the engine (pykd documents no call for them) and read as
+Suspend counts come from ``~``. Differences from a minidump, by design: thread names and
+priorities and the MemoryInfoList are not asked of the engine (pykd documents no call for them) and read as
 ``None``; a thread's stack runs from the start of the readable region holding its stack pointer
 (the engine's memory map, ``findMemoryRegion``) to ``NT_TIB.StackBase``.
 """
@@ -119,9 +119,14 @@ class PykdTarget:
         return list(self._cache["threads"])
 
     def _build_threads(self) -> List[Thread]:
+        from toolkit.pykd_text import parse_suspend_counts
         p = self.pykd
         current = self._call(p.getCurrentThread)
         wow64 = self.is_wow64()
+        # `~` prints each thread's suspend count (a live session's count includes the
+        # debugger's own suspension, as WinDbg shows it); it has no priority.
+        suspend = {} if self.is_kernel else parse_suspend_counts(
+            str(self._call(p.dbgCommand, "~") or ""))
         out = []
         try:
             for teb in p.getProcessThreads():
@@ -131,7 +136,7 @@ class PykdTarget:
                 regs = self._registers()
                 start, end = self._stack_range(teb, regs)
                 thread = Thread(tid=tid, teb=teb or None, stack_start=start, stack_end=end,
-                                registers=regs)
+                                registers=regs, suspend_count=suspend.get(tid))
                 if wow64 and teb:
                     from dataclasses import replace
                     from toolkit.minidump_wow64 import wow64_state

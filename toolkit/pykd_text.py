@@ -97,8 +97,8 @@ def _handle(fields: Dict[str, object]) -> Handle:
     name = fields.get("Name")
     info: Tuple[HandleObjectInfo, ...] = ()
     owner = fields.get("mutant_owner")
-    if owner is not None:
-        pid, tid = owner  # type: ignore[misc]
+    if isinstance(owner, tuple):                  # (pid, tid) from "Mutant Owner pid.tid"
+        pid, tid = owner
         info = (HandleObjectInfo("MiniMutantInformation2",
                                  {"OwnerProcessId": pid, "OwnerThreadId": tid},
                                  layout=DEBUGGER_LAYOUT),)
@@ -106,7 +106,10 @@ def _handle(fields: Dict[str, object]) -> Handle:
         info = (HandleObjectInfo("MiniMutantInformation2",
                                  {"OwnerProcessId": 0, "OwnerThreadId": 0},
                                  layout=DEBUGGER_LAYOUT),)
-    return Handle(handle=int(fields["handle"]),  # type: ignore[arg-type]
+    handle = fields["handle"]
+    if not isinstance(handle, int):               # parse_handles sets it from the "Handle" line
+        raise TypeError(f"handle value {handle!r} is not a number")
+    return Handle(handle=handle,
                   type_name=str(fields["Type"]) if "Type" in fields else None,
                   object_name=None if name in (None, "<none>") else str(name),
                   attributes=number("Attributes", 16),
@@ -142,4 +145,15 @@ def parse_vertarget(text: str) -> Dict[str, object]:
     return out
 
 
-__all__ = ["parse_handles", "parse_vertarget", "PRODUCT_TYPES", "DEBUGGER_LAYOUT"]
+# ---- ~ (thread status) ---------------------------------------------------------------------------
+# .  6  Id: 1364.a9 Suspend: 1 Teb: 7ffd9000 Unfrozen
+_THREAD_LINE = re.compile(r"^[.#\s]\s*\d+\s+Id:\s*[0-9a-fA-F]+\.([0-9a-fA-F]+)\s+"
+                          r"Suspend:\s*(-?\d+)\s", re.MULTILINE)
+
+
+def parse_suspend_counts(text: str) -> Dict[int, int]:
+    """Thread id -> suspend count from ``~`` output (priority is not in it)."""
+    return {int(m.group(1), 16): int(m.group(2)) for m in _THREAD_LINE.finditer(text)}
+
+
+__all__ = ["parse_handles", "parse_vertarget", "parse_suspend_counts", "PRODUCT_TYPES", "DEBUGGER_LAYOUT"]

@@ -48,7 +48,7 @@ NEEDS_MODULE = {"deadlock": "toolkit.waitgraph.builders.minidump"}
 
 # Keys the pykd back end cannot know from documented calls (None there), blanked on both sides.
 UNKNOWABLE = {
-    "suspend_count", "priority", "name_of_thread",        # no pykd call for thread details
+    "priority",                                           # not in `~` nor any pykd call
     "processor_level", "processor_revision", "cpu_vendor",  # neither getSystemVersion nor vertarget
     "memory_info_count",                                   # no VirtualQuery-list call
     "debug_id_source",                                     # same id: "image"/"engine" vs "cv_record"

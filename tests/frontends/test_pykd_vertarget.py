@@ -1,4 +1,4 @@
-"""System facts pykd's getSystemVersion lacks, read from ``vertarget`` output."""
+"""System and thread facts pykd has no call for, read from ``vertarget`` and ``~`` output."""
 
 from __future__ import annotations
 
@@ -37,3 +37,22 @@ def test_debugger_system_info_equals_the_dump_except_cpu_identity(dump: str) -> 
     offline = open_target(path).system_info()
     assert PykdTarget(pykd).system_info() == replace(offline, processor_level=None,
                                                      processor_revision=None, cpu_vendor=None)
+
+
+def test_thread_status_gives_suspend_counts() -> None:
+    from toolkit.pykd_text import parse_suspend_counts
+    text = corpus_path("transcripts/msdocs/debugging-a-deadlock.md").read_text(encoding="utf-8")
+    counts = parse_suspend_counts(text)
+    assert len(counts) == 9 and counts[0xA3] == 1 and counts[0xA9] == 1
+
+
+def test_debugger_threads_carry_the_suspend_count_and_no_priority() -> None:
+    from toolkit.open import open_target
+    from toolkit.pykd_target import PykdTarget
+    path = corpus_path("breakpad/processor/tiny-exe-with-cet-xsave.dmp")
+    pykd = load_standin()
+    pykd._standin_open(str(path))
+    inside = PykdTarget(pykd).threads()
+    assert [t.suspend_count for t in inside] == [t.suspend_count for t in
+                                                 open_target(path).threads()]
+    assert all(t.priority is None for t in inside)

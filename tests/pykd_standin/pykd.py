@@ -5,7 +5,7 @@ toolkit/windbg.py call, with pykd's documented names and argument conventions, a
 minidump opened through ``toolkit.open.open_target`` — the way WinDbg answers them after
 ``.opendump``. ``dbgCommand`` answers only the commands a test registered with
 ``_standin_commands`` (saved transcripts) plus ``.ecxr``/``.cxr``, ``!lmi`` and ``!handle 0 f``
-(from the dump's handle stream) and ``vertarget`` (from its SystemInfo stream), rendered in the layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
+(from the dump's handle stream) ``vertarget`` (from its SystemInfo stream) and ``~`` (its thread list), rendered in the layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
 they are not pykd API and the backend must never call them.
 
 Load it with importlib under the name ``pykd`` (do not put this directory on sys.path: other
@@ -192,6 +192,8 @@ def dbgCommand(command: str, suppressOutput: bool = True) -> str:  # noqa: N803
         return _handle_listing()
     if text == "vertarget":
         return _vertarget()
+    if text == "~":
+        return _thread_status()
     raise DbgException(f"stand-in has no saved output for {command!r}")
 
 
@@ -271,6 +273,17 @@ def _vertarget() -> str:
     if s.product_type in _PRODUCTS:
         lines.append(f"Product: {_PRODUCTS[s.product_type]}, suite: SingleUserTS")
     lines.append("Machine Name:")
+    return "\n".join(lines) + "\n"
+
+
+def _thread_status() -> str:
+    """``~`` as WinDbg prints it, suspend counts from the dump's thread list."""
+    pid = _t().process_id or 0
+    lines = []
+    for i, th in enumerate(_t().threads()):
+        mark = "." if i == _S.current_thread else " "
+        lines.append(f"{mark}{i:3d}  Id: {pid:x}.{th.tid:x} Suspend: {th.suspend_count or 0} "
+                     f"Teb: {th.teb or 0:08x} Unfrozen")
     return "\n".join(lines) + "\n"
 
 
