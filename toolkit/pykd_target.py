@@ -11,7 +11,7 @@ Handles come from ``!handle 0 f`` (toolkit/pykd_text.py parses it; a mutant's "M
 pid.tid" becomes a ``MiniMutantInformation2`` record with layout "debugger").
 
 Suspend counts come from ``~``. Differences from a minidump, by design: thread names and
-priorities and the MemoryInfoList are not asked of the engine (pykd documents no call for them) and read as
+priorities and the MemoryInfoList (see ``memory_info``) are not asked of the engine (pykd documents no call for them) and read as
 ``None``; a thread's stack runs from the start of the readable region holding its stack pointer
 (the engine's memory map, ``findMemoryRegion``) to ``NT_TIB.StackBase``.
 """
@@ -302,6 +302,14 @@ class PykdTarget:
         return None if handles is None else list(handles)
 
     def memory_info(self) -> Optional[List[MemoryInfo]]:
+        """None: pykd cannot rebuild VirtualQuery's table. ``findMemoryRegion`` walks only the
+        engine's *valid* (readable) ranges, so reserved, free and no-access regions would be
+        missing and a handler in them would read as "in no committed memory"; no documented
+        call gives AllocationBase or AllocationProtect; and ``getVaProtect`` is the only one of
+        getVaProtect/getVaState/getVaType that the pykd sources checked (pykd/pymod.cpp,
+        python::def list) register — the other two exist in some pymemaccess.h versions only.
+        A partial table would be a guess, so callers treat the engine like a dump without a
+        MemoryInfoList (SEH rules say "unknown memory")."""
         return None
 
     # ---- memory -------------------------------------------------------------------------------
