@@ -26,8 +26,13 @@ def load_standin() -> ModuleType:
 
 def run_cli(args: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str]:
     """The offline CLI (minidump back end): exit code and stdout."""
+    import inspect
+
     from commands.cli import cli
-    result = CliRunner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
+    # click < 8.2 (the newest on Python 3.9) mixes stderr into stdout unless told not to.
+    kwargs = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters \
+        else {}
+    result = CliRunner(**kwargs).invoke(cli, list(args), input=stdin, catch_exceptions=False)
     return result.exit_code, result.stdout
 
 
