@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import click
 
 from commands.common import json_option
-from commands.output import emit_json
+from commands.output import echo, emit_json
 
 
 @click.command("deadlock")
@@ -49,4 +49,4 @@ def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_pat
         emit_json("deadlock", report.to_json())
         return
     for line in render_report(report, evidence=not no_evidence):
-        click.echo(line)
+        echo(line)

@@ -13,7 +13,7 @@ from typing import List, Optional
 import click
 
 from commands.common import json_option, load_target
-from commands.output import emit_json
+from commands.output import echo, emit_json
 from toolkit.seh import POLICIES, exchain as run_exchain
 from toolkit.seh.model import ChainVerdict, ExchainReport, Outcome, RecordVerdict
 
@@ -56,7 +56,7 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: str, all_threads: b
     if as_json:
         emit_json("exchain", report.to_json())
     else:
-        click.echo("\n".join(render_text(report)))
+        echo("\n".join(render_text(report)))
     if not any(c.applicable for c in report.chains):
         sys.exit(1)        # nothing to analyse: no x86 / WOW64 thread at all
 

@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import click
 
 from commands.common import json_option, load_target
-from commands.output import emit_json
+from commands.output import echo, emit_json
 from commands.stack import _addr
 from toolkit.hexfmt import hex_int
 
@@ -34,16 +34,16 @@ def patch_check(ctx: click.Context, dump: Optional[str], functions: Tuple[str, .
         return
     ps = report.pointer_size
     for f in report.functions:
-        click.echo(f"{f.spec}: {_addr(f.start, ps)}-{_addr(f.end, ps)} ({f.source})")
+        echo(f"{f.spec}: {_addr(f.start, ps)}-{_addr(f.end, ps)} ({f.source})")
     for t in report.threads:
-        click.echo(f"Thread {t.tid} ({hex_int(t.tid)}): {'SAFE' if t.safe else 'UNSAFE'} "
+        echo(f"Thread {t.tid} ({hex_int(t.tid)}): {'SAFE' if t.safe else 'UNSAFE'} "
                    f"({t.slots} slots)")
         for e in t.evidence:
             where = "IP" if e.kind == "ip" else _addr(e.slot, ps)
             verdict = ("executing" if e.kind == "ip" else
                        "return address (call-verified)" if e.call_verified else "possible")
-            click.echo(f"  {where:>{8 if ps == 4 else 17}}  {_addr(e.value, ps)}  "
+            echo(f"  {where:>{8 if ps == 4 else 17}}  {_addr(e.value, ps)}  "
                        f"{e.symbol or ''}  [{verdict}] in {e.function}")
         for p in t.problems:
-            click.echo(f"  problem: {p.code}: {p.message}")
-    click.echo(f"Overall: {'SAFE' if report.safe else 'UNSAFE'}")
+            echo(f"  problem: {p.code}: {p.message}")
+    echo(f"Overall: {'SAFE' if report.safe else 'UNSAFE'}")

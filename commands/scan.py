@@ -7,7 +7,7 @@ from typing import Optional, Tuple
 import click
 
 from commands.common import json_option, load_target
-from commands.output import emit_json
+from commands.output import echo, emit_json
 from commands.stack import _addr
 from toolkit.hexfmt import hex_int
 
@@ -58,13 +58,13 @@ def scan(ctx: click.Context, dump: Optional[str], tid: Optional[str], range_text
     for region in report.regions:
         head = (f"Thread {region.tid} ({hex_int(region.tid)})" if region.tid is not None
                 else "Range")
-        click.echo(f"{head}: {_addr(region.start, ps)}-{_addr(region.end, ps)}, "
+        echo(f"{head}: {_addr(region.start, ps)}-{_addr(region.end, ps)}, "
                    f"{region.slots} slots, {len(region.hits)} code pointers, "
                    f"{region.verified} call-verified")
         for hit in region.hits:
             verdict = "call" if hit.call_verified else "    "
             where = hit.location.format(ps) if hit.location is not None else hit.kind
-            click.echo(f"{_addr(hit.slot, ps)}  {_addr(hit.value, ps)} {verdict} {where}")
+            echo(f"{_addr(hit.slot, ps)}  {_addr(hit.value, ps)} {verdict} {where}")
         for problem in region.problems:
-            click.echo(f"  problem: {problem.code}: {problem.message}")
-        click.echo("")
+            echo(f"  problem: {problem.code}: {problem.message}")
+        echo("")

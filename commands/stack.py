@@ -7,7 +7,7 @@ from typing import Optional
 import click
 
 from commands.common import json_option, load_target
-from commands.output import emit_json
+from commands.output import echo, emit_json
 from toolkit.hexfmt import hex_addr, hex_int
 
 
@@ -60,15 +60,15 @@ def stack(ctx: click.Context, dump: Optional[str], tid: Optional[str], all_threa
     ps = report.pointer_size
     width = 8 if ps == 4 else 17
     for stack in report.threads:
-        click.echo(f"Thread {stack.tid} ({hex_int(stack.tid)}), context: {stack.context_source}")
-        click.echo(f" # {'ChildEBP' if ps == 4 else 'Child-SP':<{width}} "
+        echo(f"Thread {stack.tid} ({hex_int(stack.tid)}), context: {stack.context_source}")
+        echo(f" # {'ChildEBP' if ps == 4 else 'Child-SP':<{width}} "
                    f"{'RetAddr':<{width}} {'Trust':<13} Call Site")
         for i, (frame, loc) in enumerate(zip(stack.frames, stack.locations)):
             ret = stack.frames[i + 1].ip if i + 1 < len(stack.frames) else None
             site = loc.format(ps) if loc is not None else hex_addr(frame.ip, ps)
-            click.echo(f"{frame.index:02x} {_addr(frame.sp, ps)} {_addr(ret, ps)} "
+            echo(f"{frame.index:02x} {_addr(frame.sp, ps)} {_addr(ret, ps)} "
                        f"{frame.trust.value:<13} {site}")
-        click.echo(f"(walk ended: {stack.end_reason.value})")
+        echo(f"(walk ended: {stack.end_reason.value})")
         for problem in stack.problems:
-            click.echo(f"  problem: {problem.code}: {problem.message}")
-        click.echo("")
+            echo(f"  problem: {problem.code}: {problem.message}")
+        echo("")

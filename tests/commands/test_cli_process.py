@@ -51,3 +51,21 @@ def test_a_reader_that_leaves_early_gets_no_traceback(tmp_path):
     out = subprocess.run(["sh", "-c", cmd + " >/dev/null"], capture_output=True, text=True,
                          timeout=120)
     assert "Traceback" not in out.stderr and "Error" not in out.stderr
+
+
+def test_text_is_plain_when_stdout_is_not_a_terminal():
+    out = subprocess.run(_dumpkit() + ["exchain", str(SAMPLES / "dumps" / "seh_x86-full-trim-cv.dmp"),
+                                       "-y", str(SAMPLES / "bin")],
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "valid" in out.stdout
+    assert "\x1b[" not in out.stdout
+
+
+@pytest.mark.skipif(sys.platform == "win32" or not shutil.which("script"),
+                    reason="needs util-linux script(1) for a pseudo-terminal")
+def test_verdicts_are_coloured_on_a_terminal():
+    cmd = " ".join(_dumpkit() + ["exchain", str(SAMPLES / "dumps" / "seh_x86-full-trim-cv.dmp"),
+                                 "-y", str(SAMPLES / "bin")])
+    out = subprocess.run(["script", "-qc", cmd, "/dev/null"], capture_output=True, text=True,
+                         timeout=120)
+    assert "\x1b[32mvalid\x1b[0m" in out.stdout
