@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Dict, Optional
 
-from construct import Array, Bytes, Int8ul, Int16ul, Int32ul, Int64ul, Struct
+from construct import Array, Bytes, Container, Int8ul, Int16ul, Int32ul, Int64ul, Struct
 
 CONTEXT_i386 = 0x00010000
 CONTEXT_AMD64 = 0x00100000
@@ -151,9 +151,9 @@ def context_kind(arch: str, size: int, first_words: bytes) -> Optional[str]:
     return None
 
 
-def registers_of(kind: str, ctx: object) -> Dict[str, int]:
+def registers_of(kind: str, ctx: Container) -> Dict[str, int]:
     """WinDbg register names (``eip``, ``rsp``, ``x0``, ``fp``) -> values for a parsed context."""
-    c = ctx  # a construct Container
+    c = ctx
     if kind == "x86":
         names = ("eax", "ebx", "ecx", "edx", "esi", "edi", "ebp", "esp", "eip")
         out = {n: getattr(c, n.capitalize()) for n in names}

@@ -7,7 +7,7 @@ CodeView record the CvRecord location points to is decoded by ``parsers.codeview
 
 from __future__ import annotations
 
-from construct import Array, Enum, FlagsEnum, Int32ul, Int64ul, Struct, this
+from construct import Array, Container, Enum, FlagsEnum, Int32ul, Int64ul, Struct, this
 
 from parsers.minidump import MINIDUMP_LOCATION_DESCRIPTOR
 
@@ -76,7 +76,7 @@ IMAGE_DEBUG_MISC = Struct(
 )
 
 
-def file_version(info: "object") -> "str | None":
+def file_version(info: Container) -> "str | None":
     """``a.b.c.d`` from a parsed VS_FIXEDFILEINFO, or None when the block is absent."""
     if getattr(info, "dwSignature", 0) != VS_FFI_SIGNATURE:
         return None

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import List, Optional, Sequence, Tuple
 
-from construct import Array, Enum, GreedyBytes, Int32ul, Int64ul, Struct
+from construct import Array, Container, Enum, GreedyBytes, Int32ul, Int64ul, Struct
 
 from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY, IMAGE_DEBUG_DIRECTORY_SIZE, IMAGE_DEBUG_TYPE
 from toolkit.errors import CorruptInput
@@ -85,7 +85,7 @@ def entry_count(blob: bytes) -> int:
     return n
 
 
-def parse_debug_blob(blob: bytes, count: Optional[int] = None) -> List[Tuple[object, bytes]]:
+def parse_debug_blob(blob: bytes, count: Optional[int] = None) -> List[Tuple[Container, bytes]]:
     """Blob -> [(IMAGE_DEBUG_DIRECTORY container, payload bytes)]; CorruptInput when a
     payload lies outside the blob."""
     blob = bytes(blob)

@@ -250,7 +250,7 @@ class MinidumpTarget:
             return MemoryMap(self.file.data, [], [], [])
         return maps[0] if len(maps) == 1 else MemoryMap.merged(*maps)
 
-    def memory_regions(self) -> List[MemoryRegion]:
+    def memory_regions(self) -> Sequence[MemoryRegion]:
         return self.memory.regions()
 
     def read(self, address: int, size: int) -> bytes:

@@ -1,8 +1,8 @@
 """Debug ids of modules whose minidump entry has no CodeView record, read from the mapped image.
 
 Wine's dbghelp writes modules without CvRecord; when the dump captured the image's pages, the
-PE headers and the IMAGE_DEBUG_DIRECTORY in memory still name the PDB. The PE helper
-(``toolkit.pe.PeImage.from_target``) does this fully when it is installed; otherwise this module
+PE headers and the IMAGE_DEBUG_DIRECTORY in memory still name the PDB. The PE reader
+(``toolkit.pe.PeImage.from_target``) does this fully; when it gives up on an image, this module
 walks only what it needs: DOS header -> NT headers -> debug data directory -> CODEVIEW entry.
 """
 
@@ -23,18 +23,14 @@ MAX_CODEVIEW_SIZE = 0x1000
 
 def debug_id_from_image(target, module: Module) -> Optional[Tuple[DebugId, Optional[str]]]:
     """(debug id, pdb name) from the image in the dump's memory, or None when not captured."""
+    from toolkit.pe import PeImage  # local: pefile is slow to import and most dumps never need it
+
     try:
-        from toolkit.pe import PeImage  # the PE helper's reader, when present
-    except ImportError:
-        PeImage = None  # noqa: N806
-    if PeImage is not None and hasattr(PeImage, "from_target"):
-        try:
-            image = PeImage.from_target(target, module)
-            found = getattr(image, "debug_id", None)
-            if found is not None:
-                return found, getattr(image, "pdb_name", None)
-        except (DumpkitError, ValueError, AttributeError):
-            pass
+        image = PeImage.from_target(target, module)
+        if image.debug_id is not None:
+            return image.debug_id, image.pdb_name
+    except (DumpkitError, ValueError, AttributeError):
+        pass
     try:
         return _read_codeview(target, module.base)
     except (DumpkitError, ValueError):

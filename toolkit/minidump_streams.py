@@ -7,7 +7,7 @@ so a forged count raises ``CorruptStream`` instead of reading past the stream or
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Set, Tuple
 
 from construct import Array, Struct
 
@@ -42,8 +42,8 @@ MAX_OBJECT_INFO_PAYLOAD = 0x1000  # payloads larger than this are kept raw, trun
 def counted_array(f: MinidumpFile, stream_type: int, item: Struct, what: str,
                   count_size: int = 4) -> list:
     """A u32 count followed by ``count`` fixed-size items, checked against the stream size."""
-    data = f.stream(stream_type)
-    if data is None:
+    entry, data = f.entry(stream_type), f.stream(stream_type)
+    if entry is None or data is None:
         return []
     if len(data) < count_size:
         raise CorruptStream(stream_type, f"{what}: stream of {len(data)} bytes has no count")
@@ -51,7 +51,7 @@ def counted_array(f: MinidumpFile, stream_type: int, item: Struct, what: str,
     need = count_size + count * item.sizeof()
     if need > len(data):
         raise CorruptStream(stream_type, f"{count} {what} need {need:#x} bytes but the stream "
-                            f"has {len(data):#x}", offset=f.entry(stream_type).rva)
+                            f"has {len(data):#x}", offset=entry.rva)
     return list(Array(count, item).parse(data[count_size:need]))
 
 
@@ -237,7 +237,8 @@ def handles(f: MinidumpFile, problems: List[Problem]) -> Optional[List[Handle]]:
 def object_info_chain(f: MinidumpFile, rva: int, problems: List[Problem],
                       handle: int) -> List[HandleObjectInfo]:
     """Follow NextInfoRva to the end, stopping on a cycle or after MAX_OBJECT_INFO_CHAIN."""
-    seen, out = set(), []
+    seen: Set[int] = set()
+    out: List[HandleObjectInfo] = []
     while rva:
         if rva in seen or len(out) >= MAX_OBJECT_INFO_CHAIN:
             problems.append(Problem("handle.info_chain", f"handle {handle:#x}: object "

@@ -17,13 +17,13 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from toolkit.debug_id import DebugId
 from toolkit.symbols.cab import CabError, expand
 from toolkit.symbols.cache import DEFAULT_MISS_TTL, NegativeCache, default_cache_dir, discard, publish
 from toolkit.symbols.http_store import (DEFAULT_MAX_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
-                                        USER_AGENT, SymbolServerClient)
+                                        USER_AGENT, Checker, SymbolServerClient)
 from toolkit.symbols.safe_names import contained, judge_name, normalize_code_id
 from toolkit.symbols.stores import Candidate, by_name, candidates, sym_name
 from toolkit.symbols.symbol_path import HttpServer, LocalStore, SymbolPath
@@ -194,7 +194,8 @@ class SymbolLocator:
             self._report(Problem("unsafe-name", f"refused symbol file name {name[:80]!r}: {reason}"))
         return base
 
-    def _memoised(self, key: object, compute) -> Optional[LocatedFile]:  # type: ignore[no-untyped-def]
+    def _memoised(self, key: object,
+                  compute: Callable[[], Optional[LocatedFile]]) -> Optional[LocatedFile]:
         with self._lock:
             if key in self._memo:
                 return self._memo[key]
@@ -217,7 +218,7 @@ class SymbolLocator:
                 roots.extend((c, element.describe()) for c in element.caches)
         return roots
 
-    def _search(self, name: str, file_id: str, kinds: Tuple[str, ...], check,  # type: ignore[no-untyped-def]
+    def _search(self, name: str, file_id: str, kinds: Tuple[str, ...], check: Checker,
                 allow_mismatch: bool) -> Optional[LocatedFile]:
         mismatch: Optional[LocatedFile] = None
         for element in self.path.elements:
@@ -239,21 +240,23 @@ class SymbolLocator:
                     return LocatedFile(got[0], got[1], element.describe(), True)
         return mismatch if allow_mismatch else None
 
-    def _try_candidate(self, cand: Candidate, name: str, file_id: str, check,  # type: ignore[no-untyped-def]
+    def _try_candidate(self, cand: Candidate, name: str, file_id: str, check: Checker,
                        source: str) -> Optional[LocatedFile]:
         """Verified LocatedFile, unverified one (id mismatch), or None (unusable)."""
         path = cand.path
         if cand.compressed:
-            path = self._expand_local(cand, name, file_id, check)
-            if path is None:
+            expanded = self._expand_local(cand, name, file_id, check)
+            if expanded is None:
                 return None
+            path = expanded
         ok, reason = check(path, cand.kind)
         if ok:
             return LocatedFile(path, cand.kind, source, True)
         self._report(Problem("symbol-id-mismatch", f"{path}: {reason}"))
         return LocatedFile(path, cand.kind, source, False)
 
-    def _expand_local(self, cand: Candidate, name: str, file_id: str, check) -> Optional[Path]:  # type: ignore[no-untyped-def]
+    def _expand_local(self, cand: Candidate, name: str, file_id: str,
+                      check: Checker) -> Optional[Path]:
         """Expand a local ``.pd_`` into the scratch cache (verified first), reusing a prior one."""
         id_dir = contained(self.scratch_cache, name, file_id)
         final = contained(self.scratch_cache, name, file_id,

@@ -34,7 +34,8 @@ RUNTIME_FUNCTION_INDIRECT = 1      # UnwindData low bit: points at another RUNTI
 MAX_CHAIN_DEPTH = 32               # RtlVirtualUnwind has no limit; corrupt data may loop
 
 # Slots each operation occupies (LLVM's getNumUsedSlots; Wine's get_opcode_size).
-_EXTRA_SLOTS = {"UWOP_ALLOC_LARGE": None, "UWOP_SAVE_NONVOL": 1, "UWOP_SAVE_NONVOL_FAR": 2,
+# UWOP_ALLOC_LARGE is absent: it takes 1 or 2 slots by its OpInfo (decode_ops decides).
+_EXTRA_SLOTS = {"UWOP_SAVE_NONVOL": 1, "UWOP_SAVE_NONVOL_FAR": 2,
                 "UWOP_EPILOG": 1, "UWOP_SPARE_CODE": 2, "UWOP_SAVE_XMM128": 1,
                 "UWOP_SAVE_XMM128_FAR": 2}
 
@@ -70,12 +71,13 @@ class UnwindOp:
     def describe(self) -> str:
         """llvm-readobj's wording (``ALLOC_SMALL size=56``, ``PUSH_NONVOL reg=RBX``)."""
         name = self.op[len("UWOP_"):]
+        reg = self.register.upper() if self.register is not None else "?"
         if self.op in ("UWOP_ALLOC_SMALL", "UWOP_ALLOC_LARGE"):
             return f"{name} size={self.value}"
         if self.op == "UWOP_PUSH_NONVOL":
-            return f"{name} reg={self.register.upper()}"
+            return f"{name} reg={reg}"
         if self.op.startswith("UWOP_SAVE"):
-            return f"{name} reg={self.register.upper()}, offset=0x{self.value:X}"
+            return f"{name} reg={reg}, offset=0x{self.value:X}"
         if self.op == "UWOP_PUSH_MACHFRAME":
             return f"{name} errcode={self.op_info}"
         return name

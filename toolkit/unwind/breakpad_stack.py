@@ -228,7 +228,9 @@ def stack_win_from_pdb(path: Union[str, Path]) -> BreakpadStackTable:
     CfiCache format v2) are the Breakpad STACK lines themselves; they are parsed here into the
     same table as a .sym file.
     """
-    from symbolic import Archive, CfiCache   # local: symbolic is absent on Windows
+    # local: symbolic is absent on Windows. Its package re-exports these at run time only.
+    from symbolic.cfi import CfiCache
+    from symbolic.debuginfo import Archive
 
     archive = Archive.open(str(path))
     records: List[bytes] = []

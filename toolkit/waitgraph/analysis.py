@@ -259,9 +259,9 @@ def _chains(graph: WaitGraph, succ: List[List[int]],
             if cycle_of[w] >= 0:
                 end, cycle = "cycle", cycle_of[w]
                 if isinstance(graph.nodes[w], ResourceNode):    # name the deadlocked owner
-                    owner = _next(graph, w, succ, cycle_of)
-                    if owner is not None:
-                        path.append(owner)
+                    deadlocked = _next(graph, w, succ, cycle_of)
+                    if deadlocked is not None:
+                        path.append(deadlocked)
                 break
             if chain_of[w] >= 0:
                 end, joins = "joins", chain_of[w]

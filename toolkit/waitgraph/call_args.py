@@ -36,13 +36,13 @@ MAX_FUNCTION_BYTES = 0x4000     # replay at most this much of a caller (from its
 MAX_DEPTH = 4                   # frames to climb for an argument passed straight through
 
 _SUBREGS: Dict[str, str] = {}
-for _full, _subs in {"rax": ("eax", "ax", "al", "ah"), "rbx": ("ebx", "bx", "bl", "bh"),
-                     "rcx": ("ecx", "cx", "cl", "ch"), "rdx": ("edx", "dx", "dl", "dh"),
-                     "rsi": ("esi", "si", "sil"), "rdi": ("edi", "di", "dil"),
-                     "rbp": ("ebp", "bp", "bpl"), "rsp": ("esp", "sp", "spl")}.items():
-    _SUBREGS[_full] = _full
+for _reg64, _subs in {"rax": ("eax", "ax", "al", "ah"), "rbx": ("ebx", "bx", "bl", "bh"),
+                      "rcx": ("ecx", "cx", "cl", "ch"), "rdx": ("edx", "dx", "dl", "dh"),
+                      "rsi": ("esi", "si", "sil"), "rdi": ("edi", "di", "dil"),
+                      "rbp": ("ebp", "bp", "bpl"), "rsp": ("esp", "sp", "spl")}.items():
+    _SUBREGS[_reg64] = _reg64
     for _s in _subs:
-        _SUBREGS[_s] = _full
+        _SUBREGS[_s] = _reg64
 for _n in range(8, 16):
     for _suffix in ("", "d", "w", "b"):
         _SUBREGS[f"r{_n}{_suffix}"] = f"r{_n}"

@@ -45,7 +45,9 @@ class ResourceKind(str, enum.Enum):
         return self in _OWNABLE
 
     @property
-    def title(self) -> str:
+    def display_name(self) -> str:
+        """How text output names the kind ("CriticalSection"). Not ``title``: that would
+        shadow ``str.title`` on this str enum."""
         return _TITLES[self]
 
 
@@ -155,7 +157,7 @@ class ResourceNode:
 
     def display(self) -> str:
         title = self.type_name if self.kind is ResourceKind.UNKNOWN and self.type_name \
-            else self.kind.title
+            else self.kind.display_name
         parts = [title]
         if self.name:
             parts.append(f'"{self.name}"')

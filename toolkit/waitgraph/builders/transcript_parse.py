@@ -540,7 +540,7 @@ class _Reader:
             site = parts[-1]
         else:
             tokens = rest.split()
-            args_list = []
+            args_list: List[int] = []
             while tokens and _HEX_ONLY.match(tokens[0]) and len(args_list) < 4 and len(tokens) > 1:
                 args_list.append(parse_hex(tokens.pop(0)))
             args = tuple(args_list)
