@@ -161,7 +161,9 @@ def _module(body: memoryview, offset: int, where: str) -> TraceModule:
                        rec.SizeOfImage, rec.CheckSum, bytes(rec.DebugBlob))
 
 
-def _events(body: memoryview, offset: int, where: str):  # type: ignore[no-untyped-def]
+def _events(body: memoryview, offset: int,
+            where: str) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """One event block -> (timestamps, thread ids, address counts, addresses) columns."""
     if len(body) < _EVENTS_FIXED:
         raise CorruptInput("truncated event block", offset=offset, path=where)
     n, total = struct.unpack_from("<II", body, 0)

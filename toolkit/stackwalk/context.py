@@ -270,7 +270,7 @@ class WalkContext:
         named = sorted((e.rva, e.name) for e in exports
                        if e.name and e.forwarder is None
                        and (image is None or not image.code_ranges or image.is_code_rva(e.rva)))
-        first = {}
+        first: Dict[int, str] = {}
         for rva, name in named:          # sorted: the first alias per RVA wins
             first.setdefault(rva, name)
         if first:

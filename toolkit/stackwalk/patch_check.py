@@ -179,14 +179,15 @@ def patch_check(target: Target, functions: Sequence[str] = (), ranges: Sequence[
         if thread.registers is not None and thread.registers.ip is not None:
             ips.append(thread.registers.ip)
         regs, source = context_of(target, thread)
-        if source == "exception" and regs.get(target.arch.ip_register) is not None:
+        if regs is not None and source == "exception" and \
+                regs.get(target.arch.ip_register) is not None:
             ips.append(regs[target.arch.ip_register])
         for ip in dict.fromkeys(ips):
             for e in extents:
                 if e.start <= ip < e.end:
                     evidence.append(Evidence(e.spec, "ip", None, ip, False, _sym(ctx, ip)))
         slots = 0
-        if thread.stack_end is None:
+        if thread.stack_start is None or thread.stack_end is None:
             problems.append(Problem("patch_check.no_stack",
                                     "no stack memory in the dump: the thread cannot be cleared"))
         else:

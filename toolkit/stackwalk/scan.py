@@ -216,7 +216,7 @@ def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[in
     for thread in target.threads():
         if tids is not None and thread.tid not in tids:
             continue
-        if thread.stack_end is None:
+        if thread.stack_start is None or thread.stack_end is None:
             regions.append(ScanRegion(thread.tid, 0, 0, 0, (), (Problem(
                 "scan.no_stack", "the dump holds no stack memory for this thread"),)))
             continue

@@ -87,7 +87,7 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
     problems: List[Problem] = []
     ip = registers.get(arch.ip_register) if registers else None
     sp = registers.get(arch.sp_register) if registers else None
-    if rule is None or ip is None or sp is None:
+    if registers is None or rule is None or ip is None or sp is None:
         why = (f"no unwinder for {arch.value}" if rule is None
                else "the thread has no context (no instruction or stack pointer)")
         return ThreadStack(thread.tid, (), (), EndReason.UNREADABLE, source,

@@ -13,7 +13,7 @@ at a time.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterator, List, Optional, Sequence
+from typing import Dict, Iterator, List, Optional, Sequence
 
 import numpy as np
 
@@ -51,11 +51,11 @@ class MergedTable:
     @classmethod
     def build(cls, index: ModuleIndex, symbols: Sequence[Optional[ModuleSymbols]]) -> "MergedTable":
         keys = ("starts", "module", "function", "anchor", "line", "file")
-        parts = {k: [] for k in keys}  # type: ignore[var-annotated]
+        parts: Dict[str, List[np.ndarray]] = {k: [] for k in keys}
         names: List[str] = []
         files: List[str] = []
 
-        def add(starts, module, function, anchor, line, file) -> None:  # type: ignore[no-untyped-def]
+        def add(starts, module, function, anchor, line, file) -> None:
             n = len(starts)
             for key, value in zip(keys, (starts, module, function, anchor, line, file)):
                 parts[key].append(np.broadcast_to(np.asarray(value), (n,)))

@@ -41,10 +41,19 @@ def require_symbolic() -> Any:
 
 
 class LocatedFileLike(Protocol):
-    path: Path
-    kind: str
-    source: str
-    verified: bool
+    """A found file (toolkit.symbols.locator.LocatedFile); read-only, so frozen dataclasses fit."""
+
+    @property
+    def path(self) -> Path: ...
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def verified(self) -> bool: ...
 
 
 class Locator(Protocol):
@@ -56,7 +65,7 @@ class Locator(Protocol):
     def find_code_file(self, name: str, code_id: str, *,
                        allow_mismatch: bool = ...) -> Optional[LocatedFileLike]: ...
 
-    def find_by_name(self, name: str) -> List[LocatedFileLike]: ...
+    def find_by_name(self, name: str) -> Sequence[LocatedFileLike]: ...
 
 
 @dataclass
