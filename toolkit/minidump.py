@@ -16,6 +16,8 @@ import os
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Union
 
+from construct import Container
+
 from toolkit import minidump_streams as streams
 from toolkit.errors import CorruptInput, CorruptStream, UnreadableMemory, UnsupportedTarget
 from toolkit.memory import MemoryMap
@@ -24,7 +26,7 @@ from toolkit.minidump_image import debug_id_from_image
 from toolkit.minidump_wow64 import wow64_state
 from toolkit.ntstatus import exception_name
 from toolkit.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
-                            Module, Problem, SystemInfo, Thread, UnloadedModule)
+                            Module, Problem, Registers, SystemInfo, Thread, UnloadedModule)
 
 MEMORY_LIST, MEMORY64_LIST, MEMORY_INFO_LIST = 5, 9, 16
 
@@ -75,6 +77,19 @@ class MinidumpTarget:
                 return default
         return self._cached(key, guarded)
 
+    def _context(self, location: Container, stream_type: int, code: str,
+                 prefix: str = "") -> Optional[Registers]:
+        """The registers of the context record at ``location`` (a MINIDUMP_LOCATION_DESCRIPTOR),
+        None when the arch is unknown; a corrupt record becomes Problem ``code`` and None."""
+        if self.arch is Arch.UNKNOWN:
+            return None
+        try:
+            return streams.context(self.file, self.arch, location.Rva, location.DataSize,
+                                   stream_type)
+        except CorruptStream as exc:
+            self._problems.append(Problem(code, f"{prefix}{exc}"))
+            return None
+
     # ---- protocol: identity -------------------------------------------------------------------
 
     @property
@@ -121,14 +136,8 @@ class MinidumpTarget:
         wow64 = self.is_wow64()
         out = []
         for t in streams.thread_records(self.file):
-            regs = None
-            if self.arch is not Arch.UNKNOWN:
-                try:
-                    regs = streams.context(self.file, self.arch, t.ThreadContext.Rva,
-                                           t.ThreadContext.DataSize, streams.THREAD_LIST)
-                except CorruptStream as exc:
-                    self._problems.append(Problem("thread.context", f"thread {t.ThreadId:#x}: "
-                                                  f"{exc}"))
+            regs = self._context(t.ThreadContext, streams.THREAD_LIST, "thread.context",
+                                 f"thread {t.ThreadId:#x}: ")
             if regs is None and self.arch is not Arch.UNKNOWN:
                 self._problems.append(Problem("thread.context_missing",
                                               f"thread {t.ThreadId:#x} has no context"))
@@ -203,13 +212,7 @@ class MinidumpTarget:
             return None
         record, params = found
         e = record.ExceptionRecord
-        regs = None
-        if self.arch is not Arch.UNKNOWN:
-            try:
-                regs = streams.context(self.file, self.arch, record.ThreadContext.Rva,
-                                       record.ThreadContext.DataSize, streams.EXCEPTION)
-            except CorruptStream as exc:
-                self._problems.append(Problem("exception.context", str(exc)))
+        regs = self._context(record.ThreadContext, streams.EXCEPTION, "exception.context")
         if e.NumberParameters > len(params):
             self._problems.append(Problem("exception.parameters", f"NumberParameters "
                                           f"{e.NumberParameters} exceeds 15; extra ignored"))
