@@ -23,7 +23,7 @@ import numpy as np
 from toolkit.errors import InputError
 from toolkit.hexfmt import hex_addr, hex_int
 from toolkit.stackwalk.context import WalkContext
-from toolkit.stackwalk.scan import call_lengths, read_slots
+from toolkit.stackwalk.scan import call_lengths, thread_slots
 from toolkit.target import Arch, Problem, Target
 
 
@@ -191,10 +191,7 @@ def patch_check(target: Target, functions: Sequence[str] = (), ranges: Sequence[
             problems.append(Problem("patch_check.no_stack",
                                     "no stack memory in the dump: the thread cannot be cleared"))
         else:
-            sp = regs.get(target.arch.sp_register) if regs else None
-            if sp is None or not thread.stack_start <= sp < thread.stack_end:
-                sp = thread.stack_start
-            start, values, probs = read_slots(ctx, sp, thread.stack_end)
+            start, values, probs = thread_slots(ctx, thread, regs)
             problems.extend(probs)
             slots = len(values)
             i = np.searchsorted(starts, values, side="right").astype(np.int64) - 1

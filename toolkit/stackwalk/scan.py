@@ -24,7 +24,7 @@ import numpy as np
 from toolkit.errors import UnreadableMemory
 from toolkit.hexfmt import hex_addr, hex_int
 from toolkit.stackwalk.context import WalkContext
-from toolkit.target import Arch, Problem, Target
+from toolkit.target import Arch, Problem, Target, Thread
 from toolkit.unwind.callsite import MAX_CALL_LENGTH, call_length_mask
 
 KIND_DATA, KIND_CODE, KIND_CODE_OUTSIDE = 0, 1, 2
@@ -160,6 +160,18 @@ def read_slots(ctx: WalkContext, start: int, end: int) -> Tuple[int, np.ndarray,
     return start, values, problems
 
 
+def thread_slots(ctx: WalkContext, thread: Thread,
+                 regs: Optional[Dict[str, int]]) -> Tuple[int, np.ndarray, List[Problem]]:
+    """A thread's stack slots (read_slots): from its SP when the SP lies in the captured stack,
+    else from the stack's low end. Callers first check that the dump holds the stack."""
+    low, high = thread.stack_start, thread.stack_end
+    if low is None or high is None:
+        raise ValueError(f"thread {thread.tid:#x} has no stack memory in the dump")
+    sp = regs.get(ctx.target.arch.sp_register) if regs else None
+    start = sp if sp is not None and low <= sp < high else low
+    return read_slots(ctx, start, high)
+
+
 def call_lengths(ctx: WalkContext, values: np.ndarray) -> np.ndarray:
     """Per value, the length of the CALL ending exactly there (0: none), batched over the dump."""
     arch = Arch.X86 if ctx.arch is Arch.X86 else Arch.AMD64
@@ -221,10 +233,7 @@ def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[in
                 "scan.no_stack", "the dump holds no stack memory for this thread"),)))
             continue
         regs, _ = context_of(target, thread)
-        sp = regs.get(target.arch.sp_register) if regs else None
-        start = thread.stack_start if sp is None or not (
-            thread.stack_start <= sp < thread.stack_end) else sp
-        start, values, problems = read_slots(ctx, start, thread.stack_end)
+        start, values, problems = thread_slots(ctx, thread, regs)
         regions.append(scan_values(ctx, ranges, start, values, thread.tid, only_verified,
                                    symbolize, problems))
     return ScanReport(target.arch, target.pointer_size, tuple(regions), only_verified,
