@@ -231,7 +231,7 @@ def run(argv: Optional[Sequence[str]] = None, pykd: Any = None,
     Error and warning lines (click's stderr) go through ``dprintln`` too, unless ``errors``
     (a text stream) is given to keep them apart."""
     if pykd is None:
-        import pykd  # type: ignore[import-not-found,no-redef]
+        import pykd  # type: ignore[no-redef]
     from commands.cli import cli
 
     args: List[str] = list(sys.argv[1:] if argv is None else argv)
@@ -240,7 +240,7 @@ def run(argv: Optional[Sequence[str]] = None, pykd: Any = None,
     out = DprintStream(pykd, dml)
     err = errors if errors is not None else DprintStream(pykd, False)
     code = 0
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):  # type: ignore[type-var]
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             cli.main(args=args, prog_name="dumpkit", obj=context_object(pykd),
                      standalone_mode=True)
