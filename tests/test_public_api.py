@@ -18,8 +18,9 @@ PUBLIC_API = {
     ],
     "toolkit": ["__version__"],
     "toolkit.symbols": [
-        "CodeFileRequest", "DebugFileRequest", "HttpServer", "LocalStore", "LocatedFile",
-        "SymbolLocator", "SymbolPath", "code_id_of", "debug_ids_of", "default_cache_dir",
+        "BatchSymbolizer", "CodeFileRequest", "DebugFileRequest", "HttpServer", "LocalStore",
+        "LocatedFile", "Location", "ModuleIndex", "Resolver", "SymbolLocator", "SymbolPath",
+        "SymbolStatus", "Symbolizer", "code_id_of", "debug_ids_of", "default_cache_dir",
     ],
     "toolkit.seh": [
         "ChainVerdict", "DEFAULT_POLICY", "ExchainReport", "Judge", "Outcome", "POLICIES", "Policy",
