@@ -264,13 +264,17 @@ def _add_loader_lock(b: GraphBuilder, target: Target, pid: Optional[int], thread
     if teb is None:
         return None
     layout = peb_layout(ps)
+    step = "TEB"
     try:
         peb = target.read_pointer(teb + _PEB_IN_TEB[ps])
+        step = "PEB"
         address = layout.parse(target.read(peb, layout.sizeof())).LoaderLock
+        step = f"loader lock at {address:#x}"
         state = read_critical_section(target, address)
     except (UnreadableMemory, KeyError):
         b.problems.append(Problem("no-loader-lock",
-                                  f"{source}: TEB/PEB/loader lock memory not in the dump"))
+                                  f"{source}: no memory for the {step} in the dump, so the "
+                                  "loader lock's owner is unknown"))
         return None
     if not state.locked:
         return address
