@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-import toolkit.symbols as symbols
 from conftest import corpus_path
 from toolkit.debug_id import DebugId
 from toolkit.symbols.locator import CodeFileRequest, DebugFileRequest, LocatedFile, SymbolLocator
@@ -104,8 +103,3 @@ def test_located_file_to_json(store):
     assert lf.to_json() == {"path": str(store / "crash.pdb"), "kind": "pdb",
                             "source": str(store), "verified": True}
 
-
-def test_package_public_names_are_pinned():
-    assert sorted(symbols.__all__) == sorted([
-        "CodeFileRequest", "DebugFileRequest", "HttpServer", "LocalStore", "LocatedFile",
-        "SymbolLocator", "SymbolPath", "code_id_of", "debug_ids_of", "default_cache_dir"])
