@@ -9,7 +9,6 @@ lines — the binary of that name on the symbol path.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set
 

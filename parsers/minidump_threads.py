@@ -7,7 +7,7 @@ the first NumberParameters (bounded by EXCEPTION_MAXIMUM_PARAMETERS) mean anythi
 
 from __future__ import annotations
 
-from construct import Array, Enum, FlagsEnum, Int32ul, Int64ul, Struct, this
+from construct import Array, FlagsEnum, Int32ul, Int64ul, Struct, this
 
 from parsers.minidump import MINIDUMP_LOCATION_DESCRIPTOR, MINIDUMP_MEMORY_DESCRIPTOR
 

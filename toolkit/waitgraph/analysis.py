@@ -20,7 +20,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from toolkit.target import Problem
 from toolkit.waitgraph.model import (
-    Edge, EdgeKind, Evidence, ResourceNode, ThreadNode, ThreadState, WaitGraph)
+    EdgeKind, Evidence, ResourceNode, ThreadNode, ThreadState, WaitGraph)
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ any key (union-find), which is what merging several inputs needs as well.
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
 from toolkit.hexfmt import hex_addr, hex_int

@@ -16,7 +16,7 @@ and turns records into nodes and edges:
 from __future__ import annotations
 
 import re
-from typing import Dict, List, Optional, Set, Tuple
+from typing import Dict, Optional, Set, Tuple
 
 from toolkit.target import Problem
 from toolkit.waitgraph.builders.transcript_parse import (
