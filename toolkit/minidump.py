@@ -16,8 +16,7 @@ import os
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Union
 
-from construct import Container
-
+from toolkit import minidump_package as package
 from toolkit import minidump_streams as streams
 from toolkit.errors import CorruptInput, CorruptStream, UnreadableMemory, UnsupportedTarget
 from toolkit.memory import MemoryMap
@@ -45,7 +44,7 @@ class MinidumpTarget:
             if not self.file.has(streams.SYSTEM_INFO):
                 raise CorruptInput("no SystemInfo stream: the architecture is unknown",
                                    path=self.path)
-            self._system, platform_id = streams.system_info(self.file)
+            self._system, platform_id = package.system_info(self.file)
             if self._system.platform not in ("windows", "unknown"):
                 raise UnsupportedTarget(
                     f"{self.path} is a {self._system.platform} minidump (platform id "
@@ -77,15 +76,14 @@ class MinidumpTarget:
                 return default
         return self._cached(key, guarded)
 
-    def _context(self, location: Container, stream_type: int, code: str,
+    def _context(self, rva: int, size: int, stream_type: int, code: str,
                  prefix: str = "") -> Optional[Registers]:
-        """The registers of the context record at ``location`` (a MINIDUMP_LOCATION_DESCRIPTOR),
-        None when the arch is unknown; a corrupt record becomes Problem ``code`` and None."""
+        """The registers of the context record at ``rva`` (our layouts: the package decodes no
+        context), None when the arch is unknown; a corrupt record becomes Problem ``code``."""
         if self.arch is Arch.UNKNOWN:
             return None
         try:
-            return streams.context(self.file, self.arch, location.Rva, location.DataSize,
-                                   stream_type)
+            return streams.context(self.file, self.arch, rva, size, stream_type)
         except CorruptStream as exc:
             self._problems.append(Problem(code, f"{prefix}{exc}"))
             return None
@@ -124,7 +122,7 @@ class MinidumpTarget:
         return self._system
 
     def misc_info(self) -> Optional[MiscInfo]:
-        return self._optional("misc_info", lambda: streams.misc_info(self.file), None)
+        return self._optional("misc_info", lambda: package.misc_info(self.file), None)
 
     # ---- threads ------------------------------------------------------------------------------
 
@@ -135,19 +133,17 @@ class MinidumpTarget:
         names = self._optional("thread_names", lambda: streams.thread_names(self.file), {})
         wow64 = self.is_wow64()
         out = []
-        for t in streams.thread_records(self.file):
-            regs = self._context(t.ThreadContext, streams.THREAD_LIST, "thread.context",
-                                 f"thread {t.ThreadId:#x}: ")
+        for t in package.thread_list(self.file):
+            regs = self._context(t.context_rva, t.context_size, streams.THREAD_LIST,
+                                 "thread.context", f"thread {t.tid:#x}: ")
             if regs is None and self.arch is not Arch.UNKNOWN:
                 self._problems.append(Problem("thread.context_missing",
-                                              f"thread {t.ThreadId:#x} has no context"))
-            stack = t.Stack
-            thread = Thread(tid=t.ThreadId, teb=t.Teb or None,
-                            stack_start=stack.StartOfMemoryRange if stack.Memory.DataSize else None,
-                            stack_end=(stack.StartOfMemoryRange + stack.Memory.DataSize)
-                            if stack.Memory.DataSize else None,
-                            registers=regs, name=names.get(t.ThreadId),
-                            suspend_count=t.SuspendCount, priority=t.Priority)
+                                              f"thread {t.tid:#x} has no context"))
+            thread = Thread(tid=t.tid, teb=t.teb or None,
+                            stack_start=t.stack_start if t.stack_size else None,
+                            stack_end=t.stack_start + t.stack_size if t.stack_size else None,
+                            registers=regs, name=names.get(t.tid),
+                            suspend_count=t.suspend_count, priority=t.priority)
             if wow64 and thread.teb:
                 teb32, regs32 = wow64_state(self, thread.teb)
                 thread = replace(thread, wow64_teb=teb32, wow64_registers=regs32)
@@ -164,7 +160,7 @@ class MinidumpTarget:
         return list(self._cached("modules", self._build_modules))
 
     def _build_modules(self) -> List[Module]:
-        mods = streams.modules(self.file, self._problems)
+        mods = package.modules(self.file, self._problems)
         out = []
         for m in mods:
             if m.debug_id is None and not m.cv_record:
@@ -191,13 +187,13 @@ class MinidumpTarget:
         return None
 
     def unloaded_modules(self) -> List[UnloadedModule]:
-        return list(self._optional("unloaded", lambda: streams.unloaded_modules(self.file), []))
+        return list(self._optional("unloaded", lambda: package.unloaded_modules(self.file), []))
 
     def is_wow64(self) -> bool:
         """An AMD64 dump of a 32-bit process: the WOW64 layer's DLLs are loaded."""
         if self.arch is not Arch.AMD64:
             return False
-        names = {m.name.lower() for m in self._cached("modules_raw", lambda: streams.modules(
+        names = {m.name.lower() for m in self._cached("modules_raw", lambda: package.modules(
             self.file, []))}
         return bool(names & {"wow64cpu.dll", "wow64.dll"})
 
@@ -207,19 +203,17 @@ class MinidumpTarget:
         return self._cached("exception", self._build_exception)
 
     def _build_exception(self) -> Optional[ExceptionInfo]:
-        found = streams.exception_record(self.file)
-        if found is None:
+        e = package.exception_record(self.file)
+        if e is None:
             return None
-        record, params = found
-        e = record.ExceptionRecord
-        regs = self._context(record.ThreadContext, streams.EXCEPTION, "exception.context")
-        if e.NumberParameters > len(params):
+        regs = self._context(e.context_rva, e.context_size, streams.EXCEPTION,
+                             "exception.context")
+        if e.number_parameters > len(e.parameters):
             self._problems.append(Problem("exception.parameters", f"NumberParameters "
-                                          f"{e.NumberParameters} exceeds 15; extra ignored"))
-        return ExceptionInfo(thread_id=record.ThreadId, code=e.ExceptionCode,
-                             name=exception_name(e.ExceptionCode), flags=e.ExceptionFlags,
-                             address=e.ExceptionAddress, parameters=params, registers=regs,
-                             record_chain=e.ExceptionRecord or None)
+                                          f"{e.number_parameters} exceeds 15; extra ignored"))
+        return ExceptionInfo(thread_id=e.thread_id, code=e.code, name=exception_name(e.code),
+                             flags=e.flags, address=e.address, parameters=e.parameters,
+                             registers=regs, record_chain=e.record_chain or None)
 
     # ---- handles ------------------------------------------------------------------------------
 

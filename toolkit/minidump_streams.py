@@ -7,9 +7,10 @@ so a forged count raises ``CorruptStream`` instead of reading past the stream or
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
-from construct import Array, Struct
+from construct import Array, Container, Struct
 
 from parsers.codeview import parse_codeview
 from parsers.context import CONTEXT_LAYOUTS, context_kind, registers_of
@@ -31,36 +32,47 @@ from toolkit.target import (Arch, Handle, HandleObjectInfo, MiscInfo, Module, Pr
 THREAD_LIST, MODULE_LIST, EXCEPTION, SYSTEM_INFO = 3, 4, 6, 7
 HANDLE_DATA, UNLOADED_MODULE_LIST, MISC_INFO, THREAD_INFO_LIST, THREAD_NAMES = 12, 14, 15, 17, 24
 
-ARCH_BY_PROCESSOR = {
-    "PROCESSOR_ARCHITECTURE_INTEL": Arch.X86, "PROCESSOR_ARCHITECTURE_AMD64": Arch.AMD64,
-    "PROCESSOR_ARCHITECTURE_ARM64": Arch.ARM64, "PROCESSOR_ARCHITECTURE_ARM": Arch.ARM,
-}
 MAX_OBJECT_INFO_CHAIN = 64        # records per handle; real dumps carry one or two
 MAX_OBJECT_INFO_PAYLOAD = 0x1000  # payloads larger than this are kept raw, truncated
+
+
+def checked_count(f: MinidumpFile, stream_type: int, item_size: int, what: str,
+                  count_size: int = 4) -> int:
+    """The u32 count leading a list of ``item_size``-byte items, checked against the stream
+    size (0 when the stream is absent). Both decoders call this before parsing the items, so a
+    forged count is a ``CorruptStream``, never a long loop over zeros."""
+    entry, data = f.entry(stream_type), f.stream(stream_type)
+    if entry is None or data is None:
+        return 0
+    if len(data) < count_size:
+        raise CorruptStream(stream_type, f"{what}: stream of {len(data)} bytes has no count")
+    count = int.from_bytes(data[:4], "little")
+    need = count_size + count * item_size
+    if need > len(data):
+        raise CorruptStream(stream_type, f"{count} {what} need {need:#x} bytes but the stream "
+                            f"has {len(data):#x}", offset=entry.rva)
+    return count
 
 
 def counted_array(f: MinidumpFile, stream_type: int, item: Struct, what: str,
                   count_size: int = 4) -> list:
     """A u32 count followed by ``count`` fixed-size items, checked against the stream size."""
-    entry, data = f.entry(stream_type), f.stream(stream_type)
-    if entry is None or data is None:
+    count = checked_count(f, stream_type, item.sizeof(), what, count_size)
+    if not count:
         return []
-    if len(data) < count_size:
-        raise CorruptStream(stream_type, f"{what}: stream of {len(data)} bytes has no count")
-    count = int.from_bytes(data[:4], "little")
+    data = f.stream(stream_type)
+    assert data is not None
     need = count_size + count * item.sizeof()
-    if need > len(data):
-        raise CorruptStream(stream_type, f"{count} {what} need {need:#x} bytes but the stream "
-                            f"has {len(data):#x}", offset=entry.rva)
     return list(Array(count, item).parse(data[count_size:need]))
 
 
-def strided_entries(f: MinidumpFile, stream_type: int, header: Struct, item: Struct,
-                    what: str) -> list:
-    """Entries of a SizeOfHeader/SizeOfEntry/NumberOfEntries list (they may grow in newer dumps)."""
+def checked_strided_header(f: MinidumpFile, stream_type: int, header: Struct, item: Struct,
+                           what: str) -> Optional[Container]:
+    """The SizeOfHeader/SizeOfEntry/NumberOfEntries header, checked against the stream size
+    (None when the stream is absent)."""
     data = f.stream(stream_type)
     if data is None:
-        return []
+        return None
     if len(data) < header.sizeof():
         raise CorruptStream(stream_type, f"{what}: stream shorter than its header")
     h = header.parse(data[:header.sizeof()])
@@ -70,6 +82,17 @@ def strided_entries(f: MinidumpFile, stream_type: int, header: Struct, item: Str
     if h.SizeOfHeader + h.NumberOfEntries * h.SizeOfEntry > len(data):
         raise CorruptStream(stream_type, f"{h.NumberOfEntries} {what} do not fit in "
                             f"{len(data):#x} bytes")
+    return h
+
+
+def strided_entries(f: MinidumpFile, stream_type: int, header: Struct, item: Struct,
+                    what: str) -> list:
+    """Entries of a SizeOfHeader/SizeOfEntry/NumberOfEntries list (they may grow in newer dumps)."""
+    h = checked_strided_header(f, stream_type, header, item, what)
+    if h is None:
+        return []
+    data = f.stream(stream_type)
+    assert data is not None
     step, start, n = h.SizeOfEntry, h.SizeOfHeader, item.sizeof()
     return [item.parse(data[start + i * step: start + i * step + n])
             for i in range(h.NumberOfEntries)]
@@ -77,45 +100,83 @@ def strided_entries(f: MinidumpFile, stream_type: int, header: Struct, item: Str
 
 # ---- system / misc -------------------------------------------------------------------------
 
-def system_info(f: MinidumpFile) -> Tuple[SystemInfo, int]:
-    """(SystemInfo, raw PlatformId). A dump without the stream reports an unknown arch."""
+ARCH_BY_CODE = {0: Arch.X86, 9: Arch.AMD64, 12: Arch.ARM64, 5: Arch.ARM}
+
+
+def system_info_value(*, arch_code: int, platform_id: int, major: int, minor: int, build: int,
+                      csd: Optional[str], product_type: int, processors: int, level: int,
+                      revision: int, cpu_bytes: bytes) -> SystemInfo:
+    """The SystemInfo for decoded MINIDUMP_SYSTEM_INFO fields, whichever decoder read them.
+    ``cpu_bytes`` are the first 12 bytes of the CPU_INFORMATION union (X86CpuInfo.VendorId)."""
+    platform = NON_WINDOWS_PLATFORMS.get(platform_id, "windows" if platform_id == 2 else "unknown")
+    vendor = None
+    if arch_code in (0, 9):            # INTEL, AMD64: the union holds the CPUID vendor string
+        vendor = cpu_bytes[:12].decode("latin1").strip("\0") or None
+    return SystemInfo(arch=ARCH_BY_CODE.get(arch_code, Arch.UNKNOWN), platform=platform,
+                      os_major=major, os_minor=minor, os_build=build, csd_version=csd,
+                      product_type=product_type, processor_count=processors,
+                      processor_level=level, processor_revision=revision,
+                      cpu_vendor=vendor if vendor and vendor.isprintable() else None)
+
+
+def system_info_raw(f: MinidumpFile) -> Tuple[int, int]:
+    """(ProcessorArchitecture, PlatformId) read straight from the stream, to choose a decoder."""
     data = f.stream(SYSTEM_INFO)
     if data is None:
-        return SystemInfo(arch=Arch.UNKNOWN, platform="unknown"), -1
+        return -1, -1
     if len(data) < MINIDUMP_SYSTEM_INFO.sizeof():
         raise CorruptStream(SYSTEM_INFO, f"{len(data)} bytes, expected "
                             f"{MINIDUMP_SYSTEM_INFO.sizeof()}")
+    return int.from_bytes(data[0:2], "little"), int.from_bytes(data[0x14:0x18], "little")
+
+
+def csd_version(f: MinidumpFile, rva: int, read=None) -> Optional[str]:
+    """The CSDVersion string (None when rva is 0 or empty); out of the file -> a problem."""
+    if not rva:
+        return None
+    try:
+        return (read or f.string)(rva, SYSTEM_INFO, "CSDVersion") or None
+    except CorruptStream:
+        f.problems.append(Problem("minidump.csd_version", "CSDVersion string is out of the file"))
+        return None
+
+
+def system_info(f: MinidumpFile) -> Tuple[SystemInfo, int]:
+    """(SystemInfo, raw PlatformId). A dump without the stream reports an unknown arch."""
+    arch_code, platform_id = system_info_raw(f)
+    if arch_code < 0:
+        return SystemInfo(arch=Arch.UNKNOWN, platform="unknown"), -1
+    data = f.stream(SYSTEM_INFO)
+    assert data is not None
     s = MINIDUMP_SYSTEM_INFO.parse(data)
-    platform_id = int(s.PlatformId)
-    platform = NON_WINDOWS_PLATFORMS.get(platform_id, "windows" if platform_id == 2 else "unknown")
-    csd = None
-    if s.CSDVersionRva:
-        try:
-            csd = f.string(s.CSDVersionRva, SYSTEM_INFO, "CSDVersion") or None
-        except CorruptStream:
-            f.problems.append(Problem("minidump.csd_version", "CSDVersion string is out of the file"))
-    vendor = None
-    if s.ProcessorArchitecture == "PROCESSOR_ARCHITECTURE_INTEL" or \
-            s.ProcessorArchitecture == "PROCESSOR_ARCHITECTURE_AMD64":
-        raw = b"".join(v.to_bytes(4, "little") for v in s.Cpu.VendorId)
-        vendor = raw.decode("latin1").strip("\0") or None
-    arch = ARCH_BY_PROCESSOR.get(str(s.ProcessorArchitecture), Arch.UNKNOWN)
-    info = SystemInfo(arch=arch, platform=platform, os_major=s.MajorVersion,
-                      os_minor=s.MinorVersion, os_build=s.BuildNumber, csd_version=csd,
-                      product_type=int(s.ProductType), processor_count=s.NumberOfProcessors,
-                      processor_level=s.ProcessorLevel, processor_revision=s.ProcessorRevision,
-                      cpu_vendor=vendor if vendor and vendor.isprintable() else None)
+    cpu = b"".join(v.to_bytes(4, "little") for v in s.Cpu.VendorId)
+    info = system_info_value(arch_code=arch_code, platform_id=platform_id,
+                             major=s.MajorVersion, minor=s.MinorVersion, build=s.BuildNumber,
+                             csd=csd_version(f, s.CSDVersionRva),
+                             product_type=int(s.ProductType), processors=s.NumberOfProcessors,
+                             level=s.ProcessorLevel, revision=s.ProcessorRevision, cpu_bytes=cpu)
     return info, platform_id
 
 
-def misc_info(f: MinidumpFile) -> Optional[MiscInfo]:
+def misc_info_size(f: MinidumpFile) -> Optional[int]:
+    """SizeOfInfo of the MiscInfo stream (None when absent); CorruptStream below version 1."""
     data = f.stream(MISC_INFO)
     if data is None:
         return None
     size_of_info = int.from_bytes(data[:4], "little") if len(data) >= 4 else 0
-    layout = misc_info_layout(min(size_of_info, len(data)))
-    if layout is None:
+    if misc_info_layout(min(size_of_info, len(data))) is None:
         raise CorruptStream(MISC_INFO, f"SizeOfInfo {size_of_info} is smaller than version 1")
+    return size_of_info
+
+
+def misc_info(f: MinidumpFile) -> Optional[MiscInfo]:
+    """MiscInfo through our layout (run time: ``toolkit.minidump_package``)."""
+    size_of_info = misc_info_size(f)
+    data = f.stream(MISC_INFO)
+    if size_of_info is None or data is None:
+        return None
+    layout = misc_info_layout(min(size_of_info, len(data)))
+    assert layout is not None
     m = layout.parse(data[:layout.sizeof()])
     has_pid = bool(m.Flags1.MINIDUMP_MISC1_PROCESS_ID)
     has_times = bool(m.Flags1.MINIDUMP_MISC1_PROCESS_TIMES)
@@ -128,8 +189,32 @@ def misc_info(f: MinidumpFile) -> Optional[MiscInfo]:
 
 # ---- threads ---------------------------------------------------------------------------------
 
+@dataclass(frozen=True)
+class ThreadRecord:
+    """One MINIDUMP_THREAD as plain numbers, the same whichever decoder read it."""
+    tid: int
+    suspend_count: int
+    priority_class: int
+    priority: int
+    teb: int
+    stack_start: int
+    stack_size: int
+    stack_rva: int
+    context_size: int
+    context_rva: int
+
+
 def thread_records(f: MinidumpFile) -> list:
+    """The MINIDUMP_THREAD entries as construct Containers (our layout)."""
     return counted_array(f, THREAD_LIST, MINIDUMP_THREAD, "threads")
+
+
+def thread_list(f: MinidumpFile) -> List[ThreadRecord]:
+    """The ThreadList through our layout (the run-time path is ``toolkit.minidump_package``)."""
+    return [ThreadRecord(t.ThreadId, t.SuspendCount, t.PriorityClass, t.Priority, t.Teb,
+                         t.Stack.StartOfMemoryRange, t.Stack.Memory.DataSize, t.Stack.Memory.Rva,
+                         t.ThreadContext.DataSize, t.ThreadContext.Rva)
+            for t in thread_records(f)]
 
 
 def thread_names(f: MinidumpFile) -> Dict[int, str]:
@@ -160,40 +245,72 @@ def context(f: MinidumpFile, arch: Arch, rva: int, size: int,
     return Registers(Arch(kind), registers_of(kind, parsed))
 
 
-def exception_record(f: MinidumpFile):
+@dataclass(frozen=True)
+class ExceptionRecord:
+    """The MINIDUMP_EXCEPTION_STREAM as plain numbers, the same whichever decoder read it.
+    ``parameters`` holds the first NumberParameters slots (at most 15)."""
+    thread_id: int
+    code: int
+    flags: int
+    record_chain: int
+    address: int
+    number_parameters: int
+    parameters: Tuple[int, ...]
+    context_size: int
+    context_rva: int
+
+
+def exception_size_check(f: MinidumpFile) -> Optional[memoryview]:
     data = f.stream(EXCEPTION)
-    if data is None:
-        return None
-    if len(data) < MINIDUMP_EXCEPTION_STREAM.sizeof():
+    if data is not None and len(data) < MINIDUMP_EXCEPTION_STREAM.sizeof():
         raise CorruptStream(EXCEPTION, f"{len(data)} bytes, expected "
                             f"{MINIDUMP_EXCEPTION_STREAM.sizeof()}")
+    return data
+
+
+def exception_record(f: MinidumpFile) -> Optional[ExceptionRecord]:
+    """The Exception stream through our layout (run time: ``toolkit.minidump_package``)."""
+    data = exception_size_check(f)
+    if data is None:
+        return None
     record = MINIDUMP_EXCEPTION_STREAM.parse(data)
-    n = min(record.ExceptionRecord.NumberParameters, EXCEPTION_MAXIMUM_PARAMETERS)
-    return record, tuple(record.ExceptionRecord.ExceptionInformation[:n])
+    e = record.ExceptionRecord
+    n = min(e.NumberParameters, EXCEPTION_MAXIMUM_PARAMETERS)
+    return ExceptionRecord(record.ThreadId, e.ExceptionCode, e.ExceptionFlags, e.ExceptionRecord,
+                           e.ExceptionAddress, e.NumberParameters,
+                           tuple(e.ExceptionInformation[:n]), record.ThreadContext.DataSize,
+                           record.ThreadContext.Rva)
 
 
 # ---- modules ---------------------------------------------------------------------------------
 
+def module_value(f: MinidumpFile, problems: List[Problem], *, base: int, size: int,
+                 checksum: int, timestamp: int, path: str, version: Optional[str],
+                 cv_size: int, cv_rva: int) -> Module:
+    """A Module from decoded MINIDUMP_MODULE fields; the CodeView record is always ours
+    (``parsers.codeview``): the package keeps only its location."""
+    cv_bytes, debug_id, pdb, source = None, None, None, None
+    if cv_size:
+        cv_bytes = bytes(f.slice(cv_rva, cv_size, MODULE_LIST, f"CodeView record of {path}"))
+        cv = parse_codeview(cv_bytes)
+        debug_id, pdb = cv.debug_id, cv.pdb_name
+        source = "cv_record" if debug_id is not None else None
+        if debug_id is None:
+            problems.append(Problem("module.cv_unknown", f"{path}: CodeView record "
+                                    f"{cv.signature!r} is not RSDS/NB10"))
+    return Module(base=base, size=size, path=path, timestamp=timestamp, checksum=checksum,
+                  size_of_image=size, debug_id=debug_id, pdb_name=pdb, cv_record=cv_bytes,
+                  version=version, debug_id_source=source)
+
+
 def modules(f: MinidumpFile, problems: List[Problem]) -> List[Module]:
-    out = []
-    for m in counted_array(f, MODULE_LIST, MINIDUMP_MODULE, "modules"):
-        path = f.string(m.ModuleNameRva, MODULE_LIST, "module name")
-        cv_bytes, debug_id, pdb, source = None, None, None, None
-        if m.CvRecord.DataSize:
-            cv_bytes = bytes(f.slice(m.CvRecord.Rva, m.CvRecord.DataSize, MODULE_LIST,
-                                     f"CodeView record of {path}"))
-            cv = parse_codeview(cv_bytes)
-            debug_id, pdb = cv.debug_id, cv.pdb_name
-            source = "cv_record" if debug_id is not None else None
-            if debug_id is None:
-                problems.append(Problem("module.cv_unknown", f"{path}: CodeView record "
-                                        f"{cv.signature!r} is not RSDS/NB10"))
-        out.append(Module(base=m.BaseOfImage, size=m.SizeOfImage, path=path,
-                          timestamp=m.TimeDateStamp, checksum=m.CheckSum,
-                          size_of_image=m.SizeOfImage, debug_id=debug_id, pdb_name=pdb,
-                          cv_record=cv_bytes, version=file_version(m.VersionInfo),
-                          debug_id_source=source))
-    return out
+    """The ModuleList through our layout (run time: ``toolkit.minidump_package``)."""
+    return [module_value(f, problems, base=m.BaseOfImage, size=m.SizeOfImage,
+                         checksum=m.CheckSum, timestamp=m.TimeDateStamp,
+                         path=f.string(m.ModuleNameRva, MODULE_LIST, "module name"),
+                         version=file_version(m.VersionInfo), cv_size=m.CvRecord.DataSize,
+                         cv_rva=m.CvRecord.Rva)
+            for m in counted_array(f, MODULE_LIST, MINIDUMP_MODULE, "modules")]
 
 
 def unloaded_modules(f: MinidumpFile) -> List[UnloadedModule]:
@@ -261,7 +378,10 @@ def object_info_chain(f: MinidumpFile, rva: int, problems: List[Problem],
 
 
 __all__ = [
-    "counted_array", "strided_entries", "system_info", "misc_info", "thread_records",
-    "thread_names", "thread_infos", "context", "exception_record", "modules",
+    "checked_count", "counted_array", "checked_strided_header", "strided_entries",
+    "system_info_value", "system_info_raw", "csd_version", "system_info", "misc_info_size",
+    "misc_info",
+    "ThreadRecord", "thread_records", "thread_list", "thread_names", "thread_infos", "context",
+    "ExceptionRecord", "exception_size_check", "exception_record", "module_value", "modules",
     "unloaded_modules", "handles", "object_info_chain",
 ]
