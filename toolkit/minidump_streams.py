@@ -1,4 +1,10 @@
-"""Decoders from minidump streams to the Target model's values, one function per stream.
+"""Decoders from minidump streams to the Target model's values through our construct layouts.
+
+At run time the target reads SystemInfo (Intel/AMD64 Windows), MiscInfo, ThreadList, ModuleList
+entries, UnloadedModuleList and the Exception record through the ``minidump`` package
+(``toolkit.minidump_package``); those decoders here serve the cross-check test and the cases
+the package gets wrong. Contexts, CodeView records, ThreadNames, ThreadInfoList and handles are
+only decoded here (docs/minidump-notes.md says why, stream by stream).
 
 Each takes a ``MinidumpFile`` (and where needed a problems list to append to) and returns plain
 ``toolkit.target`` values. Counts are checked against the stream size before an array is parsed,
