@@ -15,7 +15,8 @@ from click.testing import CliRunner
 
 from commands.cli import cli
 from tests.conftest import CORPUS, SAMPLES, corpus_path
-from tests.toolkit.seh.wine_dump import WINE_BIN, _decompress, wine_full_dump
+from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
+from tests.toolkit.stackwalk.full_dumps import full_dump
 from toolkit.errors import DumpkitError
 from toolkit.open import open_target
 from toolkit.target import Arch
@@ -130,7 +131,7 @@ def test_heuristic_output_is_labeled_on_every_line(path):
 
 
 def test_full_deadlock_dump_walks_every_threads_chain():
-    path = _decompress(str(corpus_path("wine/dumps/deadlock-i686-nocrt-ext-full.dmp.xz")))
+    path = full_dump("wine/dumps/deadlock-i686-nocrt-ext-full.dmp.xz")
     doc = json.loads(run(str(path), "--all-threads", "--json").stdout)
     assert len(doc["chains"]) == 5
     assert all(c["source"] == "teb" and c["termination"] == "end" for c in doc["chains"])

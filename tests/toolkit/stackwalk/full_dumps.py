@@ -14,7 +14,7 @@ from tests.conftest import corpus_path
 
 @functools.lru_cache(maxsize=None)
 def _decompress(src: str) -> Path:
-    tmp = Path(tempfile.mkdtemp(prefix="dumpkit-stackwalk-"))
+    tmp = Path(tempfile.mkdtemp(prefix="dumpkit-fulldump-"))
     atexit.register(shutil.rmtree, tmp, True)
     out = tmp / Path(src).name[:-3]
     with lzma.open(src) as fin, open(out, "wb") as fout:
