@@ -5,24 +5,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
-from commands.cli import cli
-from tests.conftest import SAMPLES
+from tests.commands.crash_sample import need_crash_sample, run_on_crash  # noqa: F401 (autouse)
 
 pytest.importorskip("symbolic")
-CRASH = SAMPLES / "dumps/crash_x64-normal.dmp"
-
-
-@pytest.fixture(autouse=True)
-def need_sample(tmp_path, monkeypatch):
-    if not CRASH.is_file():
-        pytest.skip("crash_x64-normal.dmp not built")
-    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
 
 
 def run(*args):
-    return CliRunner().invoke(cli, ["patch-check", str(CRASH), "-y", str(SAMPLES / "bin"), *args])
+    return run_on_crash("patch-check", *args)
 
 
 def test_a_function_on_the_stack_is_unsafe_with_call_verified_evidence():
