@@ -79,9 +79,12 @@ def wait_calls(ctx, frames: Sequence[Frame]) -> List[WaitCall]:
     return out
 
 
-def thread_wait(ctx, frames: Sequence[Frame]) -> Optional[DumpWait]:
-    """The innermost wait on the stack with its lock address / handles, or None."""
-    calls = wait_calls(ctx, frames)
+def thread_wait(ctx, frames: Sequence[Frame],
+                calls: Optional[Sequence[WaitCall]] = None) -> Optional[DumpWait]:
+    """The innermost wait on the stack with its lock address / handles, or None. ``calls`` is
+    ``wait_calls(ctx, frames)`` when the caller already has it (each call site is disassembled)."""
+    if calls is None:
+        calls = wait_calls(ctx, frames)
     if not calls:
         return None
     category = calls[0].category

@@ -110,30 +110,29 @@ class _Waits:
 
     def thread(self, thread) -> None:
         from toolkit.stackwalk.walker import walk_thread
-        from toolkit.waitgraph.dump_waits import thread_wait
+        from toolkit.waitgraph.dump_waits import thread_wait, wait_calls
 
         stack = walk_thread(self.ctx, thread)
         if not stack.frames:
             self.no_context.append(thread.tid)
             self.b.add(ThreadNode(self.pid, thread.tid))
             return
-        wait = thread_wait(self.ctx, stack.frames)
+        calls = wait_calls(self.ctx, stack.frames)
+        wait = thread_wait(self.ctx, stack.frames, calls)
         state = ThreadState.WAITING if wait is not None and wait.category != "debug_event" \
             else ThreadState.RUNNING
         node = self.b.add(ThreadNode(self.pid, thread.tid, state=state))
-        frames = self._model_frames(thread.tid, stack)
+        frames = self._model_frames(thread.tid, stack, calls)
         if wait is not None:
             self._wait_edges(node, thread.tid, stack, wait, frames)
         self.b.set_stack(node, frames)
 
-    def _model_frames(self, tid: int, stack) -> List[Frame]:
+    def _model_frames(self, tid: int, stack, calls) -> List[Frame]:
         """Frames as the graph keeps them, plus the wait API a thunk call leads to (for rules
         that read names, such as the debugger rule's WaitForDebugEvent)."""
-        from toolkit.waitgraph.dump_waits import wait_calls
-
         ps = self.target.pointer_size
         out: List[Frame] = []
-        thunks = {c.caller: c for c in wait_calls(self.ctx, stack.frames) if c.via != "symbol"}
+        thunks = {c.caller: c for c in calls if c.via != "symbol"}
         for frame, loc in zip(stack.frames, stack.locations):
             call = thunks.get(frame.index)
             if call is not None:
