@@ -27,7 +27,7 @@ import numpy as np
 from toolkit.errors import DumpkitError, UnreadableMemory
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.target import Arch, Module, Problem, Target
-from toolkit.unwind.callsite import MAX_CALL_LENGTH, call_before
+from toolkit.unwind.callsite import call_length_at
 
 IMAGE_SCN_CNT_CODE = 0x20
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
@@ -73,6 +73,8 @@ class WalkContext:
         self.target = target
         self.arch = target.arch
         self.pointer_size = target.pointer_size
+        # the call-site table's encodings: x86's, else x64's (ARM64 has none of its own yet)
+        self.callsite_arch = Arch.X86 if self.arch is Arch.X86 else Arch.AMD64
         self.resolver = resolver
         self.modules = ModuleIndex(target.modules())
         self.problems: List[Problem] = []
@@ -339,14 +341,7 @@ class WalkContext:
 
     def call_length(self, address: int) -> Optional[int]:
         """Length of the CALL that ends exactly at ``address``, None when there is none."""
-        arch = Arch.X86 if self.arch is Arch.X86 else Arch.AMD64
-        for size in (MAX_CALL_LENGTH, 6, 5, 4, 3, 2):
-            try:
-                raw = self.read_code(address - size, size)
-            except UnreadableMemory:
-                continue
-            return call_before(raw, size, arch)
-        return None
+        return call_length_at(self.read_code, address, self.callsite_arch)
 
 
 __all__ = ["WalkContext", "ModuleImage"]

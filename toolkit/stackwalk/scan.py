@@ -174,7 +174,6 @@ def thread_slots(ctx: WalkContext, thread: Thread,
 
 def call_lengths(ctx: WalkContext, values: np.ndarray) -> np.ndarray:
     """Per value, the length of the CALL ending exactly there (0: none), batched over the dump."""
-    arch = Arch.X86 if ctx.arch is Arch.X86 else Arch.AMD64
     values = np.asarray(values, dtype=np.uint64)
     out = np.zeros(len(values), np.int8)
     if not len(values):
@@ -188,7 +187,7 @@ def call_lengths(ctx: WalkContext, values: np.ndarray) -> np.ndarray:
         if valid.any():
             flat = rows[valid].reshape(-1)
             offsets = np.arange(1, int(valid.sum()) + 1) * MAX_CALL_LENGTH
-            lengths[valid] = call_length_mask(flat, offsets, arch)
+            lengths[valid] = call_length_mask(flat, offsets, ctx.callsite_arch)
         todo = ~valid
     for j in np.flatnonzero(todo).tolist():       # code not in the dump: the image file
         lengths[j] = ctx.call_length(int(uniq[j])) or 0

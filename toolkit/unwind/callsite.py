@@ -95,12 +95,12 @@ def call_before(code: Bytes, offset: int, arch: Arch = Arch.AMD64) -> Optional[i
     return n or None
 
 
-def is_return_address(read: Callable[[int, int], bytes], address: int,
-                      arch: Arch = Arch.AMD64) -> bool:
-    """Read the 7 bytes before ``address`` from a target and check them; unreadable is False.
+def call_length_at(read: Callable[[int, int], bytes], address: int,
+                   arch: Arch = Arch.AMD64) -> Optional[int]:
+    """Read the 7 bytes before ``address`` and return the length of the CALL ending there.
 
-    Near the start of a readable range, fewer bytes are tried, so a 2-byte ``call eax`` right
-    after an unreadable page still counts.
+    None when there is none or the bytes are unreadable. Near the start of a readable range,
+    fewer bytes are tried, so a 2-byte ``call eax`` right after an unreadable page still counts.
     """
     for size in (MAX_CALL_LENGTH, 6, 5, 4, 3, 2):
         try:
@@ -108,9 +108,16 @@ def is_return_address(read: Callable[[int, int], bytes], address: int,
         except UnreadableMemory:
             continue
         if len(raw) == size:
-            return call_before(raw, size, arch) is not None
-    return False
+            return call_before(raw, size, arch)
+    return None
 
 
-__all__ = ["call_length_mask", "call_site_mask", "call_before", "is_return_address",
+def is_return_address(read: Callable[[int, int], bytes], address: int,
+                      arch: Arch = Arch.AMD64) -> bool:
+    """Is ``address`` preceded by a CALL ending there (``call_length_at``); unreadable is False."""
+    return call_length_at(read, address, arch) is not None
+
+
+__all__ = ["call_length_mask", "call_site_mask", "call_before", "call_length_at",
+           "is_return_address",
            "MAX_CALL_LENGTH"]
