@@ -159,10 +159,14 @@ class MinidumpTarget:
     def modules(self) -> List[Module]:
         return list(self._cached("modules", self._build_modules))
 
+    def _listed_modules(self) -> List[Module]:
+        """The ModuleList as decoded, before debug ids are looked up in images (decoded once:
+        ``is_wow64`` needs the names while threads are built, ``modules`` the whole list)."""
+        return self._cached("modules_listed", lambda: package.modules(self.file, self._problems))
+
     def _build_modules(self) -> List[Module]:
-        mods = package.modules(self.file, self._problems)
         out = []
-        for m in mods:
+        for m in self._listed_modules():
             if m.debug_id is None and not m.cv_record:
                 found = debug_id_from_image(self, m)
                 if found is not None:
@@ -193,8 +197,7 @@ class MinidumpTarget:
         """An AMD64 dump of a 32-bit process: the WOW64 layer's DLLs are loaded."""
         if self.arch is not Arch.AMD64:
             return False
-        names = {m.name.lower() for m in self._cached("modules_raw", lambda: package.modules(
-            self.file, []))}
+        names = {m.name.lower() for m in self._listed_modules()}
         return bool(names & {"wow64cpu.dll", "wow64.dll"})
 
     # ---- exception ----------------------------------------------------------------------------
