@@ -8,7 +8,7 @@ recorded a reload without an unload) keep the later-listed one out rather than g
 from __future__ import annotations
 
 import bisect
-from typing import List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
@@ -28,6 +28,7 @@ class ModuleIndex:
         self._bases = [m.base for m in ordered]
         self.bases = np.array(self._bases, dtype=np.uint64)
         self.ends = np.array([m.end for m in ordered], dtype=np.uint64)
+        self._names: Optional[Dict[str, Module]] = None     # built on the first by_name
 
     def __len__(self) -> int:
         return len(self.modules)
@@ -50,12 +51,14 @@ class ModuleIndex:
 
     def by_name(self, name: str) -> Optional[Module]:
         """The module named ``name`` (file name, case-insensitive, extension optional)."""
-        wanted = name.lower()
-        for module in self.modules:
-            file_name = module.name.lower()
-            if wanted in (file_name, file_name.rsplit(".", 1)[0]):
-                return module
-        return None
+        if self._names is None:      # asked once per input line: a dict, not a scan
+            names: Dict[str, Module] = {}
+            for module in self.modules:
+                file_name = module.name.lower()
+                names.setdefault(file_name, module)
+                names.setdefault(file_name.rsplit(".", 1)[0], module)
+            self._names = names
+        return self._names.get(name.lower())
 
 
 __all__ = ["ModuleIndex"]

@@ -103,6 +103,7 @@ class Symbolizer:
         self.modules = list(modules)
         self.lines = lines
         self.inlines = inlines
+        self._given = ModuleIndex(self.modules)      # the table given, for lookups by name
         self._by_name: Dict[str, Module] = {}
         self._entries: Dict[int, Tuple[Any, Dict[str, int]]] = {}   # id(table) -> name -> RVA
         self._rebuild()
@@ -113,7 +114,7 @@ class Symbolizer:
 
     def _module_named(self, name: str) -> Module:
         """A module of the table by file name, else a name-only module (debug id from its PE)."""
-        found = ModuleIndex(self.modules).by_name(name)
+        found = self._given.by_name(name)
         if found is not None:
             return found
         key = name.lower()
