@@ -15,9 +15,9 @@ from typing import Optional
 from toolkit.errors import DumpkitError
 from toolkit.target import Problem
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, has_unwind_info,
-                                      lookup_address, stack_end)
-from toolkit.unwind.amd64_virtual_unwind import unwind_function
+from toolkit.stackwalk.common import (carried, frame_from_scan, frame_pointer_caller,
+                                      has_unwind_info, stack_end, unwind_table_at)
+from toolkit.unwind.amd64_virtual_unwind import unwind_function, unwind_leaf
 
 NONVOLATILE = ("rip", "rsp", "rbp", "rbx", "rsi", "rdi", "r12", "r13", "r14", "r15")
 
@@ -46,7 +46,7 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
         entry = data.function_at(value - 1 - module.base)
         if entry is None:
             return True
-        regs = dict(_carried(frame), rip=value, rsp=slot + 8)
+        regs = dict(carried(frame.registers, NONVOLATILE), rip=value, rsp=slot + 8)
         result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code,
                                  static_frame=True)
     except KeyError:
@@ -59,23 +59,13 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
     return result.rip == 0 or ctx.is_code(result.rip)
 
 
-def _carried(frame: Frame):
-    return {k: v for k, v in frame.registers.items() if k in NONVOLATILE}
-
-
 def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
-    from toolkit.unwind.amd64_virtual_unwind import unwind_leaf
-
-    address = lookup_address(frame)
-    module = ctx.module_at(address)
-    if module is None:
+    module, rva, data = unwind_table_at(ctx, frame)
+    if module is None or data is None:
         return None
-    data = ctx.unwind_data(module)
-    if data is None:
-        return None
-    regs = {k: v for k, v in frame.registers.items() if k in NONVOLATILE}
+    regs = carried(frame.registers, NONVOLATILE)
     try:
-        entry = data.function_at(address - module.base)
+        entry = data.function_at(rva)
         if entry is None:
             if frame.trust is not Trust.CONTEXT:
                 return None
@@ -86,23 +76,25 @@ def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
             result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code,
                                      static_frame=scanned)
     except KeyError as exc:          # a register the unwind codes need is unknown here
-        ctx.notes.setdefault("problems", []).append(
-            Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: "
-                                        f"register {exc} unknown"))
+        _note(ctx, Problem("stackwalk.unwind",
+                           f"frame {frame.index} at {frame.ip:#x}: register {exc} unknown"))
         return None
     except DumpkitError as exc:
-        ctx.notes.setdefault("problems", []).append(
-            Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: {exc}"))
+        _note(ctx, Problem("stackwalk.unwind", f"frame {frame.index} at {frame.ip:#x}: {exc}"))
         return None
-    caller = {k: v for k, v in result.registers.items() if k in NONVOLATILE}
+    caller = carried(result.registers, NONVOLATILE)
     rip, rsp = caller["rip"], caller["rsp"]
     if rip >= 4096 and not ctx.is_code(rip):     # symbols may not cover CRT code: code suffices
-        ctx.notes.setdefault("problems", []).append(Problem(
-            "stackwalk.unwind_bad_ip",
-            f"frame {frame.index}: unwind info gave {rip:#x}, not code; trying other rules"))
+        _note(ctx, Problem("stackwalk.unwind_bad_ip",
+                           f"frame {frame.index}: unwind info gave {rip:#x}, not code; "
+                           "trying other rules"))
         return None
     return Frame(frame.index + 1, rip, rsp, Trust.CFI, caller.get("rbp"), caller,
                  problems=tuple(result.problems))
 
+
+def _note(ctx, problem: Problem) -> None:
+    """A problem of this walk (the walker adds ctx.notes["problems"] to the thread's)."""
+    ctx.notes.setdefault("problems", []).append(problem)
 
 __all__ = ["caller_frame"]

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Dict, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional, Tuple
 
+from toolkit.target import Module
 from toolkit.unwind.trust import Frame, Trust
 from toolkit.stackwalk.frame_scan import (LONG_SCAN_SLOTS, SCAN_SLOTS, SCAN_SLOTS_CONTEXT,
                                          scan_for_return)
@@ -31,7 +32,7 @@ def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
     that value lies above the caller's SP and within 128 KiB of it (a pushed frame pointer of a
     standard prolog); otherwise the callee's carries through.
     """
-    slots = SCAN_SLOTS_CONTEXT if frame.trust is Trust.CONTEXT else SCAN_SLOTS
+    slots = scan_slots(frame)
     found = scan_for_return(ctx, sp, slots, stack_end(ctx), validate=validate)
     if found is None and long_scan:
         found = scan_for_return(ctx, sp + slots * ctx.pointer_size, LONG_SCAN_SLOTS,
@@ -48,6 +49,11 @@ def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
     if fp is not None:
         regs[fp_name] = fp
     return Frame(frame.index + 1, found.value, caller_sp, found.trust, fp, regs)
+
+
+def scan_slots(frame: Frame) -> int:
+    """How many words a scan for ``frame``'s caller looks at: more for the context frame."""
+    return SCAN_SLOTS_CONTEXT if frame.trust is Trust.CONTEXT else SCAN_SLOTS
 
 
 def frame_pointer_caller(ctx, frame: Frame, ip_name: str, sp_name: str, fp_name: str,
@@ -78,12 +84,21 @@ def frame_pointer_caller(ctx, frame: Frame, ip_name: str, sp_name: str, fp_name:
 
 def has_unwind_info(ctx, frame: Frame) -> bool:
     """Does the frame's module carry unwind data (x64 .pdata; x86 STACK WIN/CFI records)?"""
-    module = ctx.module_at(lookup_address(frame))
+    return unwind_table_at(ctx, frame)[2] is not None
+
+
+def unwind_table_at(ctx, frame: Frame) -> Tuple[Optional[Module], int, Any]:
+    """(module, RVA to look up, the module's unwind table) for ``frame``.
+
+    The table is x64's ImageUnwindData or x86's STACK WIN/CFI records, None when the module has
+    none; the RVA is that of ``lookup_address``. (None, 0, None) outside every module.
+    """
+    address = lookup_address(frame)
+    module = ctx.module_at(address)
     if module is None:
-        return False
-    if ctx.pointer_size == 8:
-        return ctx.unwind_data(module) is not None
-    return ctx.stack_table(module) is not None
+        return None, 0, None
+    table = ctx.unwind_data(module) if ctx.pointer_size == 8 else ctx.stack_table(module)
+    return module, address - module.base, table
 
 
 def lookup_address(frame: Frame) -> int:
@@ -96,5 +111,5 @@ def carried(registers: Mapping[str, int], names) -> Dict[str, int]:
     return {k: v for k, v in registers.items() if k in names}
 
 
-__all__ = ["frame_from_scan", "has_unwind_info", "frame_pointer_caller", "lookup_address", "carried", "stack_end",
-           "MAX_FP_DISTANCE"]
+__all__ = ["frame_from_scan", "has_unwind_info", "frame_pointer_caller", "lookup_address", "carried",
+           "scan_slots", "stack_end", "unwind_table_at", "MAX_FP_DISTANCE"]

@@ -34,9 +34,9 @@ from typing import Dict, Optional
 
 from toolkit.errors import DumpkitError
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.common import (frame_from_scan, frame_pointer_caller, has_unwind_info,
-                                      lookup_address, stack_end)
-from toolkit.stackwalk.frame_scan import SCAN_SLOTS, SCAN_SLOTS_CONTEXT, scan_for_return
+from toolkit.stackwalk.common import (carried, frame_from_scan, frame_pointer_caller,
+                                      has_unwind_info, scan_slots, stack_end, unwind_table_at)
+from toolkit.stackwalk.frame_scan import scan_for_return
 
 CARRIED = ("ebx", "esi", "edi")
 
@@ -85,16 +85,12 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
     from toolkit.unwind.breakpad_stack import evaluate_win
     from toolkit.unwind.postfix import PostfixError
 
-    address = lookup_address(frame)
-    module = ctx.module_at(address)
-    if module is None:
-        return None
-    table = ctx.stack_table(module)
-    record = table.win_record(address - module.base) if table is not None else None
+    _, rva, table = unwind_table_at(ctx, frame)
+    record = table.win_record(rva) if table is not None else None
     if record is None:
         return None
     callee_params = ctx.notes.get(("win_params", frame.index - 1), 0)
-    regs = {k: v for k, v in frame.registers.items() if k in ("eip", "esp", "ebp", "ebx")}
+    regs = carried(frame.registers, ("eip", "esp", "ebp", "ebx"))
     start = record.ra_search_start(frame.sp, callee_params)
     program, _ = record.program(has_ebx="ebx" in regs)
     if "@" in program and "ebp" in regs:
@@ -111,8 +107,7 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
     eip, esp = out["$eip"], out["$esp"]
     trust = Trust.CFI
     if not ev.recover_ebp or (eip >= 4096 and not ctx.seems_valid_ip(eip)):
-        slots = SCAN_SLOTS_CONTEXT if frame.trust is Trust.CONTEXT else SCAN_SLOTS
-        found = scan_for_return(ctx, (esp - 4) & 0xFFFFFFFF, slots, stack_end(ctx),
+        found = scan_for_return(ctx, (esp - 4) & 0xFFFFFFFF, scan_slots(frame), stack_end(ctx),
                                 prefer_callsite=False)
         if found is not None and (found.slot != (esp - 4) & 0xFFFFFFFF or found.value != eip):
             eip, esp, trust = found.value, found.slot + 4, Trust.CFI_SCAN
@@ -126,12 +121,8 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
 def _by_cfi(ctx, frame: Frame) -> Optional[Frame]:
     from toolkit.unwind.postfix import PostfixError, evaluate_cfi
 
-    address = lookup_address(frame)
-    module = ctx.module_at(address)
-    if module is None:
-        return None
-    table = ctx.stack_table(module)
-    rules = table.cfi_rules(address - module.base) if table is not None else None
+    _, rva, table = unwind_table_at(ctx, frame)
+    rules = table.cfi_rules(rva) if table is not None else None
     if not rules:
         return None
     try:
