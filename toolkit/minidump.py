@@ -22,7 +22,7 @@ from toolkit.errors import CorruptInput, CorruptStream, UnreadableMemory, Unsupp
 from toolkit.memory import MemoryMap
 from toolkit.minidump_file import MinidumpFile
 from toolkit.minidump_image import debug_id_from_image
-from toolkit.minidump_wow64 import wow64_state
+from toolkit.minidump_wow64 import WOW64_DLLS, wow64_state
 from toolkit.ntstatus import exception_name
 from toolkit.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
                             Module, Problem, Registers, SystemInfo, Thread, UnloadedModule)
@@ -198,7 +198,7 @@ class MinidumpTarget:
         if self.arch is not Arch.AMD64:
             return False
         names = {m.name.lower() for m in self._listed_modules()}
-        return bool(names & {"wow64cpu.dll", "wow64.dll"})
+        return bool(names & WOW64_DLLS)
 
     # ---- exception ----------------------------------------------------------------------------
 

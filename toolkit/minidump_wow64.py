@@ -15,20 +15,20 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 from parsers.context import CONTEXT_X86, CONTEXT_i386, registers_of
+from parsers.nt_tib import (WOW64_CONTEXT_OFFSET_IN_CPURESERVED, WOW64_TEB32_OFFSET,
+                            WOW64_TLS_CPURESERVED)
 from toolkit.errors import DumpkitError
 from toolkit.target import Arch, Registers
 
-TEB64_SELF = 0x30
-TEB32_OFFSET = 0x2000
-TEB32_SELF = 0x18
-TEB64_TLS_SLOTS = 0x1480
-WOW64_TLS_CPURESERVED = 1
-CPURESERVED_CONTEXT = 4
+# The layouts are parsers.nt_tib's; only these two fields are read, so they are read alone.
+TEB32_SELF = 0x18                 # TEB32.NtTib.Self
+TEB64_TLS_SLOTS = 0x1480          # TEB64.TlsSlots
+WOW64_DLLS = frozenset({"wow64cpu.dll", "wow64.dll"})   # loaded in every WOW64 process
 
 
 def wow64_state(target, teb64: int) -> Tuple[Optional[int], Optional[Registers]]:
     """(TEB32 address, 32-bit registers) of a WOW64 thread; None for what memory lacks."""
-    teb32 = teb64 + TEB32_OFFSET
+    teb32 = teb64 + WOW64_TEB32_OFFSET
     try:
         if target.read_pointer(teb32 + TEB32_SELF) & 0xFFFFFFFF != teb32 & 0xFFFFFFFF:
             teb32_checked: Optional[int] = None
@@ -41,7 +41,7 @@ def wow64_state(target, teb64: int) -> Tuple[Optional[int], Optional[Registers]]
         reserved = int.from_bytes(target.read(
             teb64 + TEB64_TLS_SLOTS + 8 * WOW64_TLS_CPURESERVED, 8), "little")
         if reserved:
-            raw = target.read(reserved + CPURESERVED_CONTEXT, CONTEXT_X86.sizeof())
+            raw = target.read(reserved + WOW64_CONTEXT_OFFSET_IN_CPURESERVED, CONTEXT_X86.sizeof())
             ctx = CONTEXT_X86.parse(raw)
             if ctx.ContextFlags & CONTEXT_i386:
                 regs = Registers(Arch.X86, registers_of("x86", ctx))
@@ -50,4 +50,4 @@ def wow64_state(target, teb64: int) -> Tuple[Optional[int], Optional[Registers]]
     return teb32_checked, regs
 
 
-__all__ = ["wow64_state"]
+__all__ = ["wow64_state", "WOW64_DLLS"]

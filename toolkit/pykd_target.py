@@ -37,7 +37,6 @@ REGISTER_NAMES = {
                  "ss", "mxcsr"),
 }
 MAX_REGIONS = 1 << 20          # a runaway engine memory map must not loop forever
-WOW64_DLLS = {"wow64cpu.dll", "wow64.dll"}
 
 # ``!lmi`` prints the CodeView record the engine holds for a module (from the dump's module
 # stream or the mapped image): "RSDS - GUID: {…}" then "Age: 1, Pdb: name.pdb".
@@ -119,6 +118,9 @@ class PykdTarget:
         return list(self._cache["threads"])
 
     def _build_threads(self) -> List[Thread]:
+        from dataclasses import replace
+
+        from toolkit.minidump_wow64 import wow64_state
         from toolkit.pykd_text import parse_suspend_counts
         p = self.pykd
         current = self._call(p.getCurrentThread)
@@ -138,8 +140,6 @@ class PykdTarget:
                 thread = Thread(tid=tid, teb=teb or None, stack_start=start, stack_end=end,
                                 registers=regs, suspend_count=suspend.get(tid))
                 if wow64 and teb:
-                    from dataclasses import replace
-                    from toolkit.minidump_wow64 import wow64_state
                     teb32, regs32 = wow64_state(self, teb)
                     thread = replace(thread, wow64_teb=teb32, wow64_registers=regs32)
                 out.append(thread)
@@ -251,6 +251,8 @@ class PykdTarget:
 
     def is_wow64(self) -> bool:
         """A 64-bit system whose process has the WOW64 layer loaded (the minidump rule)."""
+        from toolkit.minidump_wow64 import WOW64_DLLS
+
         if self._arch is not Arch.AMD64:
             return False
         names = {str(m.image() or m.name()).replace("\\", "/").rsplit("/", 1)[-1].lower()
