@@ -22,9 +22,7 @@ The extracted table is saved as ``.npz`` beside the SymCache so warm runs skip e
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Tuple
@@ -32,6 +30,7 @@ from typing import Optional, Tuple
 import numpy as np
 
 from toolkit.errors import CorruptInput
+from toolkit.symbols.cache import atomic_writer
 
 NONE32 = 0xFFFFFFFF
 _HEADER_SIZE = 80
@@ -77,23 +76,15 @@ class FunctionTable:
 
     def save(self, path: Path) -> None:
         """Write the table as .npz atomically (temp file + rename), names as one NUL-joined blob."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=str(path.parent), suffix=".npz.tmp")
-        try:
-            with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, format=np.array([TABLE_FORMAT]),
-                         range_starts=self.range_starts, range_func=self.range_func,
-                         range_line=self.range_line, range_file=self.range_file,
-                         range_inlined=self.range_inlined, func_entry=self.func_entry,
-                         func_names=np.frombuffer("\0".join(self.func_names).encode("utf-8"),
-                                                  dtype=np.uint8),
-                         file_paths=np.frombuffer("\0".join(self.file_paths).encode("utf-8"),
-                                                  dtype=np.uint8))
-            os.replace(tmp, path)
-        except BaseException:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        with atomic_writer(path) as fh:
+            np.savez(fh, format=np.array([TABLE_FORMAT]),
+                     range_starts=self.range_starts, range_func=self.range_func,
+                     range_line=self.range_line, range_file=self.range_file,
+                     range_inlined=self.range_inlined, func_entry=self.func_entry,
+                     func_names=np.frombuffer("\0".join(self.func_names).encode("utf-8"),
+                                              dtype=np.uint8),
+                     file_paths=np.frombuffer("\0".join(self.file_paths).encode("utf-8"),
+                                              dtype=np.uint8))
 
     @classmethod
     def load(cls, path: Path) -> Optional["FunctionTable"]:
