@@ -18,17 +18,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from parsers.nt_tib import critical_section_layout, peb_layout
+from parsers.nt_tib import TEB32_HEAD, TEB64_HEAD, critical_section_layout, peb_layout
 from toolkit.errors import UnreadableMemory
 from toolkit.target import Problem, Target
 from toolkit.waitgraph.builders.transcript import kind_of_type
 from toolkit.waitgraph.model import (
     EdgeKind, Evidence, Frame, GraphBuilder, ProcessInfo, ResourceKind, ResourceNode, ThreadNode,
     ThreadState, WaitGraph)
-
-# TEB.ProcessEnvironmentBlock offsets (NT_TIB is followed by EnvironmentPointer, ClientId,
-# ActiveRpcHandle, ThreadLocalStoragePointer, then the PEB pointer)
-_PEB_IN_TEB = {4: 0x30, 8: 0x60}
 
 
 @dataclass(frozen=True)
@@ -262,15 +258,16 @@ def _add_loader_lock(b: GraphBuilder, target: Target, pid: Optional[int], thread
     teb = next((t.teb for t in threads if t.teb), None)
     if teb is None:
         return None
+    teb_head = TEB64_HEAD if ps == 8 else TEB32_HEAD
     layout = peb_layout(ps)
     step = "TEB"
     try:
-        peb = target.read_pointer(teb + _PEB_IN_TEB[ps])
+        peb = teb_head.parse(target.read(teb, teb_head.sizeof())).ProcessEnvironmentBlock
         step = "PEB"
         address = layout.parse(target.read(peb, layout.sizeof())).LoaderLock
         step = f"loader lock at {address:#x}"
         state = read_critical_section(target, address)
-    except (UnreadableMemory, KeyError):
+    except UnreadableMemory:
         b.problems.append(Problem("no-loader-lock",
                                   f"{source}: no memory for the {step} in the dump, so the "
                                   "loader lock's owner is unknown"))
