@@ -25,7 +25,7 @@ CACHE = Path("/tmp/dumpkit-bench")
 
 from toolkit.open import open_target  # noqa: E402
 from toolkit.stackwalk.context import WalkContext  # noqa: E402
-from toolkit.stackwalk.scan import code_ranges, read_slots, scan_threads  # noqa: E402
+from toolkit.stackwalk.scan import code_ranges, scan_threads, thread_slots  # noqa: E402
 
 
 def best(fn, repeat=5):
@@ -52,12 +52,9 @@ def measure(label, path):
     ranges = code_ranges(ctx)
     chunks = []
     for t in target.threads():
-        if t.stack_end is None:
+        if t.stack_start is None or t.stack_end is None:
             continue
-        sp = t.registers.sp if t.registers and t.registers.sp else t.stack_start
-        if not t.stack_start <= sp < t.stack_end:
-            sp = t.stack_start
-        chunks.append(read_slots(ctx, sp, t.stack_end)[1])
+        chunks.append(thread_slots(ctx, t, t.registers.values if t.registers else None)[1])
     values = np.concatenate(chunks).astype(np.uint64)
     # repeat to get a measurable batch (timing noise on tiny stacks)
     reps = max(1, 2_000_000 // max(1, len(values)))
