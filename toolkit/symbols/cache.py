@@ -125,9 +125,6 @@ class NegativeCache:
         except OSError:
             pass  # a cache we cannot write only costs a repeated request
 
-    def forget(self, id_dir: Path, url: str) -> None:
-        discard(self.marker(id_dir, url))
-
 
 __all__ = [
     "DEFAULT_MISS_TTL",

@@ -26,7 +26,6 @@ _WINDOWS_DEVICES = frozenset(
 _FORBIDDEN = set('<>:"|?*')
 _DEBUG_ID = re.compile(r"[0-9A-F]{32}[0-9a-f]{1,8}|[0-9A-F]{8}[0-9a-f]{1,8}")
 _CODE_ID = re.compile(r"[0-9A-F]{8}[0-9a-f]{1,8}")
-_BREAKPAD_ID = re.compile(r"[0-9A-Fa-f]{33,40}|[0-9A-Fa-f]{9,16}")
 
 
 def judge_name(name: str) -> Tuple[Optional[str], str]:
@@ -82,11 +81,6 @@ def normalize_code_id(text: str) -> Optional[str]:
     return f"{int(t[:8], 16):08X}{int(t[8:], 16):x}"
 
 
-def is_breakpad_id(text: str) -> bool:
-    """A debug id as Breakpad MODULE lines and store directories write it (any hex case)."""
-    return bool(_BREAKPAD_ID.fullmatch(text))
-
-
 def contained(root: Path, *parts: str) -> Optional[Path]:
     """``root / parts...`` if it resolves inside ``root``, else ``None``.
 
@@ -111,7 +105,6 @@ def contained(root: Path, *parts: str) -> Optional[Path]:
 __all__ = [
     "MAX_NAME",
     "contained",
-    "is_breakpad_id",
     "is_code_id",
     "is_debug_id_dir",
     "judge_name",

@@ -141,18 +141,7 @@ def code_id_of(path: Path) -> Optional[str]:
         pe.close()
 
 
-def carries_debug_id(path: Path, wanted: DebugId) -> bool:
-    return wanted in debug_ids_of(path)
-
-
-def carries_code_id(path: Path, wanted: str) -> bool:
-    got = code_id_of(path)
-    return got is not None and got == normalize_code_id(wanted)
-
-
 __all__ = [
-    "carries_code_id",
-    "carries_debug_id",
     "code_id_of",
     "debug_ids_of",
     "sniff",
