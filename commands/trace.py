@@ -94,8 +94,6 @@ def _parse_bases(bases: Sequence[str]) -> Dict[str, int]:
 
 
 def _read_events(path: Path, bases: Dict[str, int]):  # type: ignore[no-untyped-def]
-    import numpy as np
-
     from toolkit.trace import TraceEvents
 
     stamps: List[int] = []
@@ -110,10 +108,7 @@ def _read_events(path: Path, bases: Dict[str, int]):  # type: ignore[no-untyped-
             stamps.append(len(stamps) if stamp is None else stamp)
             tids.append(tid)
             addresses.append(addrs)
-    flat = [a for row in addresses for a in row]
-    return TraceEvents(np.array(stamps, np.uint64), np.array(tids, np.uint32),
-                       np.array([len(r) for r in addresses], np.uint32),
-                       np.array(flat, np.uint64))
+    return TraceEvents.from_rows(stamps, tids, addresses)
 
 
 def _event_words(words: List[str], bases: Dict[str, int],

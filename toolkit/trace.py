@@ -72,6 +72,15 @@ class TraceEvents:
     counts: np.ndarray           # uint32
     addresses: np.ndarray        # uint64
 
+    @classmethod
+    def from_rows(cls, timestamps: Sequence[int], thread_ids: Sequence[int],
+                  addresses: Sequence[Sequence[int]]) -> "TraceEvents":
+        """Events given row by row (one address list per event), as columns."""
+        return cls(np.asarray(timestamps, dtype=np.uint64),
+                   np.asarray(thread_ids, dtype=np.uint32),
+                   np.array([len(a) for a in addresses], dtype=np.uint32),
+                   np.array([x for a in addresses for x in a], dtype=np.uint64))
+
     def __len__(self) -> int:
         return len(self.timestamps)
 
@@ -212,10 +221,9 @@ class TraceWriter:
     def add_events(self, timestamps: Sequence[int], thread_ids: Sequence[int],
                    addresses: Sequence[Sequence[int]]) -> None:
         """One event block; written with numpy in TRACE_EVENTS's layout (see parsers/trace.py)."""
-        counts = np.array([len(a) for a in addresses], dtype="<u4")
-        flat = np.array([x for a in addresses for x in a], dtype="<u8")
-        self.add_event_arrays(np.asarray(timestamps, dtype="<u8"),
-                              np.asarray(thread_ids, dtype="<u4"), counts, flat)
+        events = TraceEvents.from_rows(timestamps, thread_ids, addresses)
+        self.add_event_arrays(events.timestamps, events.thread_ids, events.counts,
+                              events.addresses)
 
     def add_event_arrays(self, timestamps: np.ndarray, thread_ids: np.ndarray,
                          counts: np.ndarray, addresses: np.ndarray) -> None:

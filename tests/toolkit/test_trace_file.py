@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 import struct
 
-import numpy as np
 import pytest
 
 from tests.conftest import corpus_path
@@ -18,11 +17,8 @@ BASIC = "mozilla-dump_syms/windows/basic32.dll"
 
 
 def events(addresses_per_event):
-    flat = [a for row in addresses_per_event for a in row]
     n = len(addresses_per_event)
-    return TraceEvents(np.arange(n, dtype=np.uint64) * 10, np.full(n, 0x1C, np.uint32),
-                       np.array([len(r) for r in addresses_per_event], np.uint32),
-                       np.array(flat, np.uint64))
+    return TraceEvents.from_rows(range(0, 10 * n, 10), [0x1C] * n, addresses_per_event)
 
 
 def test_captured_module_carries_the_images_codeview_identity():
