@@ -139,10 +139,7 @@ class Resolver:
         from toolkit.symbols.locator import DebugFileRequest
 
         wanted = [DebugFileRequest(m.pdb_name or _guess_pdb(m), m.debug_id) for m in modules
-                  if m.debug_id is not None
-                  and not any(self._cache_path(m, k, m.debug_id) is not None
-                              and self._cache_path(m, k, m.debug_id).is_file()  # type: ignore
-                              for k in ("pdb", "sym"))]
+                  if m.debug_id is not None and not self._has_cached(m, m.debug_id)]
         if wanted:
             prefetch(wanted)
 
@@ -275,6 +272,11 @@ class Resolver:
         if debug_id is None:
             return None
         return self.cache_dir / "symcache" / f"{debug_id.breakpad}-{kind}.symc"
+
+    def _has_cached(self, module: Module, debug_id: DebugId) -> bool:
+        """A SymCache for ``debug_id`` is already in the cache (no symbol file is needed)."""
+        paths = (self._cache_path(module, kind, debug_id) for kind in ("pdb", "sym"))
+        return any(path is not None and path.is_file() for path in paths)
 
     def _open_cached(self, module: Module, debug_id: DebugId, kind: str) -> Optional[ModuleSymbols]:
         path = self._cache_path(module, kind, debug_id)
