@@ -166,12 +166,8 @@ def _llvm(addrs: np.ndarray, index: ModuleIndex, images, names) -> float:  # typ
 
 
 def _image_base(path: Path) -> int:
-    import pefile
-    pe = pefile.PE(str(path), fast_load=True)
-    try:
-        return int(pe.OPTIONAL_HEADER.ImageBase)
-    finally:
-        pe.close()
+    from toolkit.pe import PeImage
+    return PeImage.from_file(path).image_base
 
 
 if __name__ == "__main__":
