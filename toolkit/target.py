@@ -70,9 +70,8 @@ class Registers:
         return self.values.get(self.arch.fp_register)
 
     def to_json(self) -> Dict[str, Any]:
-        width = 8 if self.arch is Arch.X86 or self.arch is Arch.ARM else 16
-        return {"arch": self.arch.value,
-                **{k: f"0x{v:0{width}x}" for k, v in self.values.items()}}
+        ps = self.arch.pointer_size
+        return {"arch": self.arch.value, **{k: hex_addr(v, ps) for k, v in self.values.items()}}
 
 
 @dataclass(frozen=True)
