@@ -21,12 +21,14 @@ from construct import ConstructError
 
 from parsers.trace import (
     IMAGE_FILE_MACHINE, TRACE_FILE_HEADER, TRACE_FILE_HEADER_SIZE, TRACE_MAGIC, TRACE_MODULE,
-    TRACE_RECORD, TRACE_RECORD_HEADER, TRACE_RECORD_HEADER_SIZE, TRACE_VERSION,
+    TRACE_RECORD, TRACE_RECORD_HEADER, TRACE_RECORD_HEADER_SIZE, TRACE_RECORD_TYPE, TRACE_VERSION,
 )
 from toolkit.errors import CorruptInput, InputError
 from toolkit.target import Module, Problem
 
 _EVENTS_FIXED = 8
+_RECORD_MODULE = TRACE_RECORD_TYPE["TRACE_RECORD_MODULE"]
+_RECORD_EVENTS = TRACE_RECORD_TYPE["TRACE_RECORD_EVENTS"]
 
 
 @dataclass(frozen=True)
@@ -148,9 +150,9 @@ def _parse(buf: memoryview, where: str) -> Trace:
             raise CorruptInput(f"record of {rsize:#x} bytes runs past the end of the file",
                                offset=pos, path=where)
         body = buf[body_at:body_at + rsize]
-        if rtype == 1:
+        if rtype == _RECORD_MODULE:
             modules.append(_module(body, body_at, where))
-        elif rtype == 2:
+        elif rtype == _RECORD_EVENTS:
             blocks.append(_events(body, body_at, where))
         else:
             problems.append(Problem("trace-unknown-record",
