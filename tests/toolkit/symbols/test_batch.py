@@ -56,8 +56,9 @@ PAIRS = ["symbolic/windows/crash.exe", "rizin-testbins/pdb/exceptions-test.exe",
          "mozilla-dump_syms/windows/basic32-min.dll", "llvm/tools/llvm-symbolizer/pdb/Inputs/test.exe"]
 
 
-def test_batch_over_four_modules_agrees_with_symcache_lookup_on_every_range(tmp_path):
-    """One merged, bucketed table over several PDBs answers like each module's SymCache."""
+def store_of_pairs(tmp_path, stride=None):
+    """The PDBs of PAIRS in one store, and their images as modules from 0x10000000 on, each
+    ``stride`` after the last (default: at the next 64 KiB boundary past its end)."""
     store = tmp_path / "store"
     store.mkdir()
     modules, base = [], 0x10000000
@@ -66,7 +67,13 @@ def test_batch_over_four_modules_agrees_with_symcache_lookup_on_every_range(tmp_
         shutil.copy(image.with_suffix(".pdb"), store)
         module = capture_module(image, base)[0].to_module()
         modules.append(module)
-        base += (module.size + 0xFFFF) & ~0xFFFF
+        base += stride if stride is not None else (module.size + 0xFFFF) & ~0xFFFF
+    return store, modules
+
+
+def test_batch_over_four_modules_agrees_with_symcache_lookup_on_every_range(tmp_path):
+    """One merged, bucketed table over several PDBs answers like each module's SymCache."""
+    store, modules = store_of_pairs(tmp_path)
     r = Resolver.from_symbol_path(str(store), cache_dir=tmp_path / "cache")
     index = ModuleIndex(modules)
     parts = [every_range_address(r.symbols_for(m).table, m.base) for m in modules]
@@ -91,14 +98,7 @@ def test_batch_over_four_modules_agrees_with_symcache_lookup_on_every_range(tmp_
 
 def test_symbols_of_the_touched_modules_are_prefetched_together_before_loading(tmp_path):
     """Many modules (a dump's): one parallel prefetch for those the addresses fall in."""
-    store = tmp_path / "store"
-    store.mkdir()
-    modules, base = [], 0x10000000
-    for rel in PAIRS:
-        image = corpus_path(rel)
-        shutil.copy(image.with_suffix(".pdb"), store)
-        modules.append(capture_module(image, base)[0].to_module())
-        base += 0x100000
+    store, modules = store_of_pairs(tmp_path, stride=0x100000)
     calls = []
 
     class Spy(Resolver):
