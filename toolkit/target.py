@@ -11,7 +11,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
-from toolkit.debug_id import DebugId
+from toolkit.debug_id import DebugId, code_id
 from toolkit.hexfmt import hex_addr, hex_int
 
 
@@ -130,7 +130,7 @@ class Module:
     def code_id(self) -> Optional[str]:
         if self.timestamp is None or self.size_of_image is None:
             return None
-        return f"{self.timestamp:08X}{self.size_of_image:x}"
+        return code_id(self.timestamp, self.size_of_image)
 
     def contains(self, address: int) -> bool:
         return self.base <= address < self.base + self.size

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from toolkit.errors import DumpkitError
+from toolkit.symbols.location import module_label
 from toolkit.target import Module
 
 
@@ -21,11 +22,6 @@ class HandlerName:
     module: Optional[Module]
     symbol: Optional[str]             # the symbol without its argument list
     symbols_known: bool               # the module's symbols were found
-
-
-def module_label(name: str) -> str:
-    stem, dot, ext = name.rpartition(".")
-    return stem if dot and stem and 1 <= len(ext) <= 4 else name
 
 
 class Namer:
@@ -65,4 +61,4 @@ class Namer:
         return HandlerName(f"{label}+{offset:#x}", module, None, False)
 
 
-__all__ = ["HandlerName", "Namer", "module_label"]
+__all__ = ["HandlerName", "Namer"]

@@ -329,7 +329,8 @@ class WalkContext:
         if debug_id is None:
             return None
         if not pdb_name:
-            pdb_name = module.name.rsplit(".", 1)[0] + ".pdb"
+            from toolkit.symbols.resolver import guess_pdb_name
+            pdb_name = guess_pdb_name(module)
         pdb_name = pdb_name.replace("\\", "/").rsplit("/", 1)[-1]
         try:
             return locator.find_debug_file(pdb_name, debug_id, kinds=("sym", "pdb"))

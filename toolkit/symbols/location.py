@@ -24,6 +24,12 @@ class SymbolStatus(str, enum.Enum):
     MISSING = "missing"        # no symbols at all: the answer is module+offset (or a bare address)
 
 
+
+def module_label(name: str) -> str:
+    """A module as WinDbg names it: ``crash.exe`` -> ``crash`` (short extensions only)."""
+    stem, dot, ext = name.rpartition(".")
+    return stem if dot and stem and 1 <= len(ext) <= 4 else name
+
 @dataclass(frozen=True)
 class InlineFrame:
     """One inlined call active at an address: the inlinee and where in it the address is."""
@@ -61,10 +67,7 @@ class Location:
     @property
     def module_label(self) -> Optional[str]:
         """The module as WinDbg names it: the file name without its extension."""
-        if self.module is None:
-            return None
-        stem, dot, ext = self.module.rpartition(".")
-        return stem if dot and stem and 1 <= len(ext) <= 4 else self.module
+        return None if self.module is None else module_label(self.module)
 
     def format(self, pointer_size: int = 8) -> str:
         """``module!function+0xoff [file @ line]``, degrading to ``module+0xoff`` or an address."""

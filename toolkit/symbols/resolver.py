@@ -138,7 +138,7 @@ class Resolver:
             return
         from toolkit.symbols.locator import DebugFileRequest
 
-        wanted = [DebugFileRequest(m.pdb_name or _guess_pdb(m), m.debug_id) for m in modules
+        wanted = [DebugFileRequest(m.pdb_name or guess_pdb_name(m), m.debug_id) for m in modules
                   if m.debug_id is not None and not self._has_cached(m, m.debug_id)]
         if wanted:
             prefetch(wanted)
@@ -170,7 +170,7 @@ class Resolver:
                 code_id = code_id or ident.code_id
         reasons: List[str] = []
         if debug_id is not None:
-            got = self._load_debug_file(module, debug_id, pdb_name or _guess_pdb(module), reasons)
+            got = self._load_debug_file(module, debug_id, pdb_name or guess_pdb_name(module), reasons)
             if got is not None:
                 return got
         elif image is None:
@@ -363,10 +363,11 @@ def _id_of(text: Optional[str]) -> Optional[DebugId]:
         return None
 
 
-def _guess_pdb(module: Module) -> str:
+def guess_pdb_name(module: Module) -> str:
+    """``app.exe`` -> ``app.pdb``: the PDB name to ask for when the module does not carry one."""
     stem = module.name.rsplit(".", 1)[0] if "." in module.name else module.name
     return stem + ".pdb"
 
 
 __all__ = ["Resolver", "ModuleSymbols", "Locator", "ImageIdentity", "identity_of_image",
-           "require_symbolic"]
+           "require_symbolic", "guess_pdb_name"]
