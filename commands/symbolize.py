@@ -8,7 +8,9 @@ lines — the binary of that name on the symbol path.
 
 from __future__ import annotations
 
+import io
 import json
+import sys
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Sequence, Set
 
@@ -85,7 +87,9 @@ def _pointer_size(modules: Sequence[Module]) -> int:
 
 def _open_lines(input_path: Optional[str]):  # type: ignore[no-untyped-def]
     if not input_path or input_path == "-":
-        return click.get_text_stream("stdin")
+        # Undecodable bytes in piped input become per-line errors, not a UnicodeDecodeError.
+        return io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace") \
+            if hasattr(sys.stdin, "buffer") else sys.stdin
     return open(input_path, "r", encoding="utf-8", errors="replace")
 
 
