@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import json
-import lzma
 import shutil
 import subprocess
 
 import pytest
 from click.testing import CliRunner
+from conftest import corpus_path
+from full_dumps import full_dump
 
 from commands.cli import cli
-from conftest import CORPUS, corpus_path
 from toolkit.pe import PeImage
 
 READOBJ = "llvm/tools/llvm-readobj/COFF"
@@ -61,13 +61,8 @@ def test_blob_written_for_a_pe_decodes_back_to_the_same_records(tmp_path):
 
 
 @pytest.fixture(scope="module")
-def wine_full_dump(tmp_path_factory):
-    src = CORPUS / "wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"
-    if not src.exists():
-        pytest.skip("wine full dump absent")
-    out = tmp_path_factory.mktemp("dumps") / "crash-i686-nocrt-ext-full.dmp"
-    out.write_bytes(lzma.decompress(src.read_bytes()))
-    return out
+def wine_full_dump():
+    return full_dump("wine/dumps/crash-i686-nocrt-ext-full.dmp.xz")
 
 
 def test_dump_reports_each_module_image_and_writes_a_blob_directory(wine_full_dump, tmp_path):

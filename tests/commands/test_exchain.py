@@ -16,7 +16,7 @@ from click.testing import CliRunner
 from commands.cli import cli
 from tests.conftest import CORPUS, SAMPLES, corpus_path
 from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
-from tests.toolkit.stackwalk.full_dumps import full_dump
+from full_dumps import full_dump
 from toolkit.errors import DumpkitError
 from toolkit.open import open_target
 from toolkit.target import Arch

@@ -11,17 +11,16 @@ exception. Where a peer printed what a dump holds, our values must match it:
 
 from __future__ import annotations
 
-import lzma
 import re
-import shutil
 from pathlib import Path
 from typing import Dict, List
 
 import pytest
+from full_dumps import full_dump
 
+from tests.conftest import CORPUS, corpus_path
 from toolkit.errors import DumpkitError, InputError, UnsupportedTarget
 from toolkit.open import open_target
-from tests.conftest import CORPUS, corpus_path
 
 NON_WINDOWS = {"breakpad/processor/linux_null_read_av.dmp", "breakpad/processor/linux_raise_sigabrt.dmp",
                "rust-minidump/testdata/linux-mini.dmp", "rust-minidump/testdata/simple-crashpad.dmp"}
@@ -202,19 +201,14 @@ def test_wine_dump_matches_summary(name):
 
 
 @pytest.fixture(scope="session")
-def full_dumps(tmp_path_factory) -> Path:
-    """The four Wine full dumps, decompressed once into a session temporary directory."""
-    out = tmp_path_factory.mktemp("wine-full")
-    for name in FULL_XZ:
-        src = corpus_path(f"wine/dumps/{name}.dmp.xz")
-        with lzma.open(src) as packed, open(out / f"{name}.dmp", "wb") as dst:
-            shutil.copyfileobj(packed, dst, 1 << 20)
-    return out
+def full_dumps() -> Dict[str, Path]:
+    """The four Wine full dumps by name, each decompressed once per session."""
+    return {name: full_dump(f"wine/dumps/{name}.dmp.xz") for name in FULL_XZ}
 
 
 @pytest.mark.parametrize("name", FULL_XZ)
 def test_wine_full_dump_debug_id_comes_from_the_image(name, full_dumps):
-    t = open_target(full_dumps / f"{name}.dmp")
+    t = open_target(full_dumps[name])
     assert t.memory_regions() and len(t.threads()) == int(WINE[name]["threads"])
     exe = t.modules()[0]
     assert exe.cv_record is None and exe.debug_id_source == "image"

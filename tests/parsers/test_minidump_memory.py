@@ -6,20 +6,31 @@ the definitions under test); malformed lists are built with the module's own bui
 
 from __future__ import annotations
 
-import lzma
 import struct
 from pathlib import Path
 from typing import Dict, List, Tuple
 
 import numpy as np
 import pytest
+from full_dumps import full_dump as full_dump_path
 
 from parsers.minidump_memory import (
-    MINIDUMP_MEMORY64_LIST, MINIDUMP_MEMORY_DESCRIPTOR64_DTYPE, MINIDUMP_MEMORY_DESCRIPTOR_DTYPE,
-    MINIDUMP_MEMORY_INFO_DTYPE, MINIDUMP_MEMORY_INFO_LIST, MINIDUMP_MEMORY_LIST,
-    Memory64ListStream, MemoryInfoListStream, MemoryListStream, build_memory64_list,
-    build_memory_info_list, build_memory_list, parse_memory64_list, parse_memory_info_list,
-    parse_memory_list)
+    MINIDUMP_MEMORY64_LIST,
+    MINIDUMP_MEMORY_DESCRIPTOR64_DTYPE,
+    MINIDUMP_MEMORY_DESCRIPTOR_DTYPE,
+    MINIDUMP_MEMORY_INFO_DTYPE,
+    MINIDUMP_MEMORY_INFO_LIST,
+    MINIDUMP_MEMORY_LIST,
+    Memory64ListStream,
+    MemoryInfoListStream,
+    MemoryListStream,
+    build_memory64_list,
+    build_memory_info_list,
+    build_memory_list,
+    parse_memory64_list,
+    parse_memory_info_list,
+    parse_memory_list,
+)
 from tests.conftest import corpus_path
 from toolkit.errors import CorruptStream
 
@@ -37,8 +48,7 @@ def streams(buf: bytes) -> Dict[int, Tuple[int, int]]:
 @pytest.fixture(scope="module")
 def full_dump() -> bytes:
     """Wine's x86_64 full-memory dump (Memory64List, 79 ranges), decompressed in memory."""
-    with lzma.open(corpus_path("wine/dumps/crash-x86_64-nocrt-ext-full.dmp.xz")) as f:
-        return f.read()
+    return full_dump_path("wine/dumps/crash-x86_64-nocrt-ext-full.dmp.xz").read_bytes()
 
 
 def read(rel: str) -> bytes:

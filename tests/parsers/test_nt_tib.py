@@ -94,16 +94,10 @@ def test_critical_section_lock_count_is_signed():
 
 # ---- x86: TEB32/PEB32/SEH chain/loader lock in a Wine full-memory dump of our own sample ----
 @pytest.fixture(scope="module")
-def wine_x86_target(tmp_path_factory):
-    import lzma
-    from conftest import CORPUS
-    src = CORPUS / "wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"
-    if not src.exists():
-        pytest.skip("wine full dump absent")
+def wine_x86_target():
+    from full_dumps import full_dump
     open_target = pytest.importorskip("toolkit.open").open_target
-    out = tmp_path_factory.mktemp("dumps") / "crash-i686-nocrt-ext-full.dmp"
-    out.write_bytes(lzma.decompress(src.read_bytes()))
-    return open_target(out)
+    return open_target(full_dump("wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"))
 
 
 def test_teb32_peb32_and_loader_lock_read_from_x86_memory(wine_x86_target):

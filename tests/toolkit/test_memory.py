@@ -7,7 +7,6 @@ synthetic dump, is the address itself: mdmp_synth.py writes each qword's own add
 from __future__ import annotations
 
 import json
-import lzma
 import mmap
 import struct
 import subprocess
@@ -17,10 +16,15 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import pytest
+from full_dumps import full_dump as full_dump_path
 
 from parsers.minidump_memory import (
-    MINIDUMP_MEMORY_DESCRIPTOR_DTYPE, Memory64ListStream, MemoryListStream, parse_memory64_list,
-    parse_memory_list)
+    MINIDUMP_MEMORY_DESCRIPTOR_DTYPE,
+    Memory64ListStream,
+    MemoryListStream,
+    parse_memory64_list,
+    parse_memory_list,
+)
 from tests.conftest import SHARED, corpus_path
 from toolkit.errors import UnreadableMemory
 from toolkit.memory import MemoryMap
@@ -74,11 +78,9 @@ def read_or_none(m: MemoryMap, address: int, size: int) -> Optional[bytes]:
 
 @pytest.fixture(scope="module", params=["crash-x86_64-nocrt-ext-full.dmp.xz",
                                         "deadlock-i686-nocrt-ext-full.dmp.xz"])
-def full_dump(request, tmp_path_factory) -> mmap.mmap:
+def full_dump(request) -> mmap.mmap:
     """Wine full-memory dumps (~28 MiB each, Memory64List only), decompressed and mapped."""
-    path = tmp_path_factory.mktemp("full") / request.param[:-3]
-    with lzma.open(corpus_path(f"wine/dumps/{request.param}")) as src:
-        path.write_bytes(src.read())
+    path = full_dump_path(f"wine/dumps/{request.param}")
     with open(path, "rb") as f:
         mapped = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     yield mapped

@@ -4,16 +4,16 @@ layout against pefile's own mapping, and malformed inputs."""
 
 from __future__ import annotations
 
-import lzma
 import re
 import uuid
 from pathlib import Path
 
 import pefile
 import pytest
-
-from conftest import CORPUS, corpus_path
+from conftest import corpus_path
+from full_dumps import full_dump
 from llvm_checks import check_tree, find, leaf_dict, number
+
 from toolkit.errors import DumpkitError, UnreadableMemory
 from toolkit.pe import PeImage, image_in_target
 from toolkit.target import Module
@@ -252,13 +252,8 @@ def test_headers_present_but_directories_missing_become_problems():
 
 # ---- the image inside a real dump (Wine full-memory dump of our own sample) ------------------
 @pytest.fixture(scope="module")
-def wine_full_dump(tmp_path_factory):
-    src = CORPUS / "wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"
-    if not src.exists():
-        pytest.skip("wine full dump absent")
-    out = tmp_path_factory.mktemp("dumps") / "crash-i686-nocrt-ext-full.dmp"
-    out.write_bytes(lzma.decompress(src.read_bytes()))
-    return out
+def wine_full_dump():
+    return full_dump("wine/dumps/crash-i686-nocrt-ext-full.dmp.xz")
 
 
 def test_image_in_a_full_dump_matches_the_exe(wine_full_dump):

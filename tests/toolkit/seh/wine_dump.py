@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.toolkit.stackwalk.full_dumps import full_dump
+from full_dumps import full_dump
 
 WINE_FULL = "wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"
 WINE_BIN = "wine/bin"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import SAMPLES, corpus_path
-from tests.toolkit.stackwalk.full_dumps import full_dump
+from full_dumps import full_dump
 from toolkit.open import open_target
 from toolkit.pe import PeImage
 from toolkit.stackwalk.walker import frame_symbols, walk_target

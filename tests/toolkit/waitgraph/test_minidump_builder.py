@@ -7,11 +7,10 @@ Facts come from samples/EXPECTED.json (the shipped Wine samples) and corpus/wine
 from __future__ import annotations
 
 import json
-import lzma
 import re
-import shutil
 
 import pytest
+from full_dumps import full_dump
 
 from parsers.nt_tib import RTL_CRITICAL_SECTION32
 from tests.conftest import SAMPLES, corpus_path
@@ -19,7 +18,10 @@ from toolkit.open import open_target
 from toolkit.symbols.resolver import Resolver
 from toolkit.waitgraph.analysis import analyse
 from toolkit.waitgraph.builders.minidump import (
-    build_from_target, decode_lock_count, read_critical_section)
+    build_from_target,
+    decode_lock_count,
+    read_critical_section,
+)
 from toolkit.waitgraph.inputs import load_graph
 from toolkit.waitgraph.model import EdgeKind, ResourceKind, ResourceNode, ThreadNode
 
@@ -189,15 +191,10 @@ def _summary_owners(stem: str):
 
 
 @pytest.fixture(scope="session")
-def wine_full_dumps(tmp_path_factory):
+def wine_full_dumps():
     folder = corpus_path("wine/dumps")
-    out = tmp_path_factory.mktemp("wine-full")
-    paths = []
-    for packed in sorted(folder.glob("deadlock-*-full.dmp.xz")):
-        target = out / packed.name[:-3]
-        with lzma.open(packed) as src, open(target, "wb") as dst:
-            shutil.copyfileobj(src, dst, 1 << 20)
-        paths.append(target)
+    paths = [full_dump(f"wine/dumps/{packed.name}")
+             for packed in sorted(folder.glob("deadlock-*-full.dmp.xz"))]
     if not paths:
         pytest.skip("no corpus/wine/dumps/deadlock-*-full.dmp.xz")
     return paths

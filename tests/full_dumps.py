@@ -1,4 +1,7 @@
-"""Corpus Wine full-memory dumps (xz), decompressed once per session into a temporary directory."""
+"""Corpus Wine full-memory dumps (xz, 26-40 MB unpacked), decompressed once per test session.
+
+Every test that needs one asks ``full_dump(rel)`` so each file is unpacked a single time per run.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +12,7 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from tests.conftest import corpus_path
+from conftest import corpus_path
 
 
 @functools.lru_cache(maxsize=None)
