@@ -129,7 +129,7 @@ def many_thread_dump(threads: int, path: str) -> None:
 
 
 def bench_dump(counts=(500, 5000)) -> None:
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     from toolkit.symbols.resolver import Resolver
     from toolkit.waitgraph.builders.minidump import build_from_target
 

@@ -61,10 +61,10 @@ def best_of(repeat: int, fn: Callable[[], object]) -> float:
 # ---- dumpkit ----------------------------------------------------------------------------------
 
 def dumpkit_open(path: Path):
-    """Open through the project's own path (toolkit.open), listing threads, modules, regions."""
+    """Open through the project's own path (toolkit.targets.open), listing threads, modules, regions."""
     try:
-        from toolkit.open import open_target
-    except ImportError:  # before toolkit/open.py existed: a minimal stream walk
+        from toolkit.targets.open import open_target
+    except ImportError:  # before toolkit/targets/open.py existed: a minimal stream walk
         return _own_walk(path)
     target = open_target(path)
     target.threads()
@@ -78,7 +78,7 @@ def _own_walk(path: Path):
     import mmap
     import struct
     from parsers.minidump_memory import Memory64ListStream, parse_memory64_list
-    from toolkit.memory import MemoryMap
+    from toolkit.model.memory import MemoryMap
     with open(path, "rb") as f:
         buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     count, dir_rva = struct.unpack_from("<II", buf, 8)

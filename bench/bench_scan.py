@@ -23,7 +23,7 @@ sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 CACHE = Path("/tmp/dumpkit-bench")
 
-from toolkit.open import open_target  # noqa: E402
+from toolkit.targets.open import open_target  # noqa: E402
 from toolkit.stackwalk.context import WalkContext  # noqa: E402
 from toolkit.stackwalk.scan import code_ranges, scan_threads, thread_slots  # noqa: E402
 

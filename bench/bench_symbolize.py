@@ -32,8 +32,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from toolkit.symbols.batch import BatchSymbolizer, symbolize_batch  # noqa: E402
 from toolkit.symbols.module_index import ModuleIndex  # noqa: E402
 from toolkit.symbols.resolver import Resolver  # noqa: E402
-from toolkit.target import Module  # noqa: E402
-from toolkit.trace import capture_module  # noqa: E402
+from toolkit.model.target import Module  # noqa: E402
+from toolkit.targets.trace import capture_module  # noqa: E402
 
 PAIRS = [  # (image, pdb) side by side in the corpus, so llvm-symbolizer finds the PDB too
     "symbolic/windows/crash.exe",
@@ -166,7 +166,7 @@ def _llvm(addrs: np.ndarray, index: ModuleIndex, images, names) -> float:  # typ
 
 
 def _image_base(path: Path) -> int:
-    from toolkit.pe import PeImage
+    from toolkit.targets.pe.image import PeImage
     return PeImage.from_file(path).image_base
 
 

@@ -24,7 +24,7 @@ import pefile
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from toolkit.target import Arch  # noqa: E402
+from toolkit.model.target import Arch  # noqa: E402
 from toolkit.unwind.amd64_unwind_info import ImageUnwindData, file_rva_reader  # noqa: E402
 from toolkit.unwind.callsite import call_site_mask  # noqa: E402
 

@@ -17,12 +17,12 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 CORPUS = REPO.parent / "shared" / "corpus"
 
-from toolkit.errors import DumpkitError  # noqa: E402
-from toolkit.open import open_target  # noqa: E402
+from toolkit.model.errors import DumpkitError  # noqa: E402
+from toolkit.targets.open import open_target  # noqa: E402
 from toolkit.stackwalk.scan import scan_threads  # noqa: E402
 from toolkit.stackwalk.walker import walk_target  # noqa: E402
 from toolkit.symbols.resolver import Resolver  # noqa: E402
-from toolkit.target import Arch  # noqa: E402
+from toolkit.model.target import Arch  # noqa: E402
 
 EXTRA = [CORPUS / "wine/bin", CORPUS / "breakpad/processor/symbols",
          CORPUS / "symbolic/windows", REPO / "samples/bin"]

@@ -164,10 +164,10 @@ def breakpad_cases(corpus: Path) -> List[Case]:
 
 def evaluate(corpus: Path, cache_dir: Path) -> List[Outcome]:
     """Run every case through the resolver and compare field by field."""
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     from toolkit.symbols.module_index import ModuleIndex
     from toolkit.symbols.resolver import Resolver
-    from toolkit.trace import capture_module
+    from toolkit.targets.trace import capture_module
 
     outcomes: List[Outcome] = []
     inputs = corpus / LLVM_DIR / "Inputs"

@@ -9,7 +9,7 @@ from typing import List, Optional
 import click
 
 from toolkit import __version__
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 
 # (command name, module under commands/, attribute): imported lazily so `dumpkit --help` and
 # each command load only what they need.

@@ -10,7 +10,7 @@ from typing import Any, Callable, Optional
 
 import click
 
-from toolkit.target import Target
+from toolkit.model.target import Target
 
 json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
 
@@ -23,7 +23,7 @@ def load_target(ctx: click.Context, path: Optional[str]) -> Target:
         return factory()
     if path is None:
         raise click.UsageError("a dump file is required")
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     return open_target(path)
 
 

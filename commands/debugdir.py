@@ -15,9 +15,9 @@ import click
 
 from commands.common import json_option
 from commands.output import emit_json
-from toolkit.pe import PeImage
-from toolkit.pe_records import DebugEntry, LoadConfig
-from toolkit.pe_report import DebugDirReport, debugdir_report, write_blobs
+from toolkit.targets.pe.image import PeImage
+from toolkit.targets.pe.records import DebugEntry, LoadConfig
+from toolkit.targets.pe.report import DebugDirReport, debugdir_report, write_blobs
 
 SEH_FLAGS = {"NO_SEH", "NX_COMPAT", "DYNAMIC_BASE", "GUARD_CF", "HIGH_ENTROPY_VA"}
 
@@ -35,7 +35,7 @@ def debugdir(ctx: click.Context, file: Optional[str], as_json: bool,
     Inside WinDbg FILE may be left out: the debugger's current target is read."""
     if file is None:   # the debugger's target (load_target raises a usage error elsewhere)
         from commands.common import load_target
-        from toolkit.pe_report import report_for_target
+        from toolkit.targets.pe.report import report_for_target
         report = report_for_target(load_target(ctx, None), "<debugger>")
     else:
         report = debugdir_report(file)

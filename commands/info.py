@@ -8,7 +8,7 @@ import click
 
 from commands.common import json_option, load_target
 from commands.output import emit_json
-from toolkit.summary import DumpSummary, summarize
+from toolkit.triage.summary import DumpSummary, summarize
 
 
 @click.command()

@@ -9,7 +9,7 @@ import click
 from commands.common import json_option, load_target
 from commands.output import echo, emit_json
 from commands.stack import _addr
-from toolkit.hexfmt import hex_int
+from toolkit.model.hexfmt import hex_int
 
 
 def _range(text: str) -> Tuple[int, int]:

@@ -8,7 +8,7 @@ import click
 
 from commands.common import json_option, load_target
 from commands.output import echo, emit_json
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.hexfmt import hex_addr, hex_int
 
 
 def _addr(value: Optional[int], ps: int) -> str:

@@ -18,8 +18,8 @@ import click
 
 from commands.common import json_option
 from commands.output import emit_json
-from toolkit.errors import InputError
-from toolkit.target import Module
+from toolkit.model.errors import InputError
+from toolkit.model.target import Module
 
 
 @click.command()
@@ -43,7 +43,7 @@ def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str]
     """Resolve addresses (stdin or INPUT) or every event of a trace file INPUT."""
     from commands.common import symbol_resolver
     from toolkit.symbols.symbolize import Symbolizer
-    from toolkit.trace import is_trace, read_trace
+    from toolkit.targets.trace import is_trace, read_trace
 
     modules: List[Module] = []
     trace = None
@@ -51,7 +51,7 @@ def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str]
         trace = read_trace(Path(input_path))
         modules = [m.to_module() for m in trace.modules]
     if dump:
-        from toolkit.open import open_target
+        from toolkit.targets.open import open_target
         modules += open_target(dump).modules()
     if modules_file:
         modules += _modules_json(Path(modules_file))

@@ -15,7 +15,7 @@ import click
 
 from commands.common import json_option
 from commands.output import emit_json
-from toolkit.errors import InputError
+from toolkit.model.errors import InputError
 
 
 @click.group()
@@ -34,7 +34,7 @@ def trace() -> None:
 def capture(images: Sequence[str], out: str, bases: Sequence[str],
             events_file: Optional[str]) -> None:
     """Write a trace whose module table describes IMAGES."""
-    from toolkit.trace import TraceEvents, capture_module, write_trace
+    from toolkit.targets.trace import TraceEvents, capture_module, write_trace
 
     wanted = _parse_bases(bases)
     modules, machines = [], set()
@@ -59,7 +59,7 @@ def capture(images: Sequence[str], out: str, bases: Sequence[str],
 @json_option
 def show(trace_file: str, as_json: bool) -> None:
     """The module table (like ``lm``) and the event count of TRACE_FILE."""
-    from toolkit.trace import read_trace
+    from toolkit.targets.trace import read_trace
 
     t = read_trace(Path(trace_file))
     ptr = t.pointer_size
@@ -94,7 +94,7 @@ def _parse_bases(bases: Sequence[str]) -> Dict[str, int]:
 
 
 def _read_events(path: Path, bases: Dict[str, int]):  # type: ignore[no-untyped-def]
-    from toolkit.trace import TraceEvents
+    from toolkit.targets.trace import TraceEvents
 
     stamps: List[int] = []
     tids: List[int] = []

@@ -1,4 +1,5 @@
-"""Declarative binary layouts (construct): they know bytes, nothing else.
+"""Declarative binary layouts (construct) that parse and build: they know bytes, nothing else.
+May import: the standard library, construct, numpy, and toolkit.model's errors and debug ids only.
 
 Every structure parses and builds; no I/O, no policy.
 """

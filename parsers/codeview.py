@@ -13,7 +13,7 @@ from typing import Optional
 
 from construct import Bytes, Const, CString, Int32ul, Struct
 
-from toolkit.debug_id import DebugId
+from toolkit.model.debug_id import DebugId
 
 CV_INFO_PDB70 = Struct(
     "CvSignature" / Const(b"RSDS"),      # +0x00

@@ -3,7 +3,7 @@
 The per-stream layouts live beside this module (``minidump_threads``, ``minidump_modules``,
 ``minidump_handles``, ``minidump_misc``); the memory lists are ``minidump_memory``. Everything here
 is a construct definition that parses and builds; policy (bounds checks, which decoder to trust)
-belongs to ``toolkit.minidump_file``.
+belongs to ``toolkit.targets.minidump.file``.
 
 Non-Windows writers reuse the container: Breakpad and Crashpad put their own platform ids
 (0x8000 and up) in ``MINIDUMP_SYSTEM_INFO.PlatformId`` and their own stream types (0x4767xxxx,

@@ -8,7 +8,7 @@ dump holds 10^5..10^6 descriptors, and construct costs ~38 µs per 48-byte item 
 Untrusted input: every count is checked against the stream size and the file size BEFORE an
 array is made, so a forged count can neither overrun the file nor allocate unbounded memory.
 Descriptors whose bytes lie outside the file are not rejected here: that is a truncated dump,
-which stays readable up to its end (toolkit.memory.MemoryMap clips such ranges and says so).
+which stays readable up to its end (toolkit.model.memory.MemoryMap clips such ranges and says so).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from typing import Tuple
 import numpy as np
 from construct import Int32ul, Int64ul, Struct
 
-from toolkit.errors import CorruptStream
+from toolkit.model.errors import CorruptStream
 
 MemoryListStream = 5
 Memory64ListStream = 9

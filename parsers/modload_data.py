@@ -19,7 +19,7 @@ from typing import List, Optional, Sequence, Tuple
 from construct import Array, Container, Enum, GreedyBytes, Int32ul, Int64ul, Struct
 
 from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY, IMAGE_DEBUG_DIRECTORY_SIZE, IMAGE_DEBUG_TYPE
-from toolkit.errors import CorruptInput
+from toolkit.model.errors import CorruptInput
 
 DBHHEADER = dict(DBHHEADER_DEBUGDIRS=1, DBHHEADER_CVMISC=2, DBHHEADER_PDBGUID=3)
 

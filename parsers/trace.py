@@ -11,7 +11,7 @@ little-endian.
   all a resolver needs to find the PDB after the binary itself is gone.
 * ``TRACE_RECORD_EVENTS``: a block of events stored column-wise (timestamps, thread ids,
   address counts, then all addresses), so a reader can map a million addresses with
-  ``numpy.frombuffer`` instead of a Python loop (toolkit/trace.py does; construct defines the
+  ``numpy.frombuffer`` instead of a Python loop (toolkit/targets/trace.py does; construct defines the
   same bytes for building, checking and small files).
 """
 

@@ -31,3 +31,11 @@ def test_the_sample_named_in_the_setup_command_is_shipped():
 def test_every_command_has_an_example():
     for name, _, _ in COMMANDS:
         assert re.search(rf"^dumpkit {re.escape(name)} ", README, re.M), name
+
+
+def test_the_library_example_runs_as_printed(monkeypatch, capsys):
+    example = re.search(r"## Library\n\n```python\n(.*?)```", README, re.S).group(1)
+    monkeypatch.chdir(REPO)
+    exec(compile(example, "README.md", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("seh_x86") and len(lines[-1]) == 24   # 12 bytes of the TEB in hex

@@ -167,7 +167,7 @@ def project_resolver(target: Any) -> Callable[[int], Optional[str]]:
 
 def context_object(pykd: Any) -> Dict[str, Any]:
     """What commands find in ``ctx.obj`` inside the debugger."""
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.pykd.target import PykdTarget
 
     holder: Dict[str, Any] = {}
 
@@ -211,7 +211,7 @@ def session_wait_graph(debugger_command: Callable[[str], str], kernel: bool,
     """The wait graph of the live session: in kd (or with an explicit command) the transcript
     builder over ``dbgCommand(command)`` — ``!process 0 7`` by default, so the debugger/debuggee
     case is found live; in user mode the dump builder over the current target."""
-    from toolkit.errors import UnsupportedTarget
+    from toolkit.model.errors import UnsupportedTarget
     if kernel or command:
         from toolkit.waitgraph.builders.transcript import build_from_text
         text = command or KERNEL_WAIT_COMMAND

@@ -12,7 +12,7 @@ from conftest import corpus_path
 from full_dumps import full_dump
 
 from commands.cli import cli
-from toolkit.pe import PeImage
+from toolkit.targets.pe.image import PeImage
 
 READOBJ = "llvm/tools/llvm-readobj/COFF"
 

@@ -17,9 +17,9 @@ from commands.cli import cli
 from tests.conftest import CORPUS, SAMPLES, corpus_path
 from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
 from full_dumps import full_dump
-from toolkit.errors import DumpkitError
-from toolkit.open import open_target
-from toolkit.target import Arch
+from toolkit.model.errors import DumpkitError
+from toolkit.targets.open import open_target
+from toolkit.model.target import Arch
 
 
 @pytest.fixture(autouse=True)

@@ -19,8 +19,8 @@ import pytest
 from full_dumps import full_dump
 
 from tests.conftest import CORPUS, corpus_path
-from toolkit.errors import DumpkitError, InputError, UnsupportedTarget
-from toolkit.open import open_target
+from toolkit.model.errors import DumpkitError, InputError, UnsupportedTarget
+from toolkit.targets.open import open_target
 
 NON_WINDOWS = {"breakpad/processor/linux_null_read_av.dmp", "breakpad/processor/linux_raise_sigabrt.dmp",
                "rust-minidump/testdata/linux-mini.dmp", "rust-minidump/testdata/simple-crashpad.dmp"}
@@ -94,7 +94,7 @@ def test_byte_flipped_dumps_fail_only_with_dumpkit_errors():
             at = rng.randrange(0, 0x600)         # header, directory and stream headers
             bad[at] = rng.randrange(256)
         try:
-            from toolkit.minidump import MinidumpTarget
+            from toolkit.targets.minidump.target import MinidumpTarget
             t = MinidumpTarget(bytes(bad))
             t.threads(), t.modules(), t.exception(), t.memory_regions(), t.misc_info()
         except DumpkitError:

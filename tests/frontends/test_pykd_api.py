@@ -1,7 +1,7 @@
 """The pykd back end calls only documented pykd 0.3 API (pykd/pymod.cpp, version 0.3.4.15).
 
 Every ``pykd.<name>`` (or ``self.pykd.<name>`` / ``p.<name>`` where ``p = self.pykd``) used by
-toolkit/pykd_target.py and toolkit/windbg.py must be in DOCUMENTED below, so the back end cannot
+toolkit/targets/pykd/target.py and toolkit/windbg.py must be in DOCUMENTED below, so the back end cannot
 drift to calls that exist only in the stand-in or in some other pykd build.
 """
 
@@ -14,7 +14,7 @@ from typing import Set
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-BACKEND_FILES = ["toolkit/pykd_target.py", "toolkit/windbg.py"]
+BACKEND_FILES = ["toolkit/targets/pykd/target.py", "toolkit/windbg.py"]
 
 # Module-level names registered in pykd 0.3.4.15's pymod.cpp (python::def / class_ / enum_),
 # as listed in docs/PYKD_API.md; kept here so a new call has to be looked up and added by hand.

@@ -43,7 +43,7 @@ def symbols(doc: Any) -> Iterator[str]:
 def _run(args: List[str]) -> str:
     if not SEH.exists():
         pytest.skip(f"{SEH} absent")
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     modules = open_target(SEH).modules()
     pykd = load_standin()
     pykd._standin_open(str(SEH), engine_symbols=[(m.base, m.end, "engine_only")

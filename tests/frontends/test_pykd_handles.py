@@ -1,4 +1,4 @@
-"""Handles inside the debugger: ``!handle 0 f`` output parsed into ``toolkit.target.Handle``
+"""Handles inside the debugger: ``!handle 0 f`` output parsed into ``toolkit.model.target.Handle``
 values, checked on a real WinDbg transcript and against the dump's handle stream."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ import pytest
 
 from pykd_support import load_standin
 from tests.conftest import SAMPLES, corpus_path
-from toolkit.pykd_text import parse_handles
+from toolkit.targets.pykd.text import parse_handles
 
 HANDLE_DUMPS = [SAMPLES / "dumps" / "deadlock_mutex_x64-full-trim-cv-handles.dmp",
                 SAMPLES / "dumps" / "deadlock_mutex_x86-full-trim-cv-handles.dmp"]
@@ -62,8 +62,8 @@ def test_debugger_handles_equal_the_dump_handle_stream(dump) -> None:
     path = corpus_path(dump) if isinstance(dump, str) else dump
     if not path.exists():
         pytest.skip(f"{path} absent")
-    from toolkit.open import open_target
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.open import open_target
+    from toolkit.targets.pykd.target import PykdTarget
     pykd = load_standin()
     pykd._standin_open(str(path))
     inside = PykdTarget(pykd).handles()
@@ -72,14 +72,14 @@ def test_debugger_handles_equal_the_dump_handle_stream(dump) -> None:
 
 
 def test_dump_without_handle_data_has_no_handles_inside_the_debugger() -> None:
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.pykd.target import PykdTarget
     pykd = load_standin()
     pykd._standin_open(str(SAMPLES / "dumps" / "deadlock_mutex_x86-normal.dmp"))
     assert PykdTarget(pykd).handles() is None
 
 
 def test_kernel_sessions_do_not_ask_for_user_mode_handles() -> None:
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.pykd.target import PykdTarget
     pykd = load_standin()
     pykd._standin_open(str(HANDLE_DUMPS[0]), kernel=True)
     assert PykdTarget(pykd).handles() is None

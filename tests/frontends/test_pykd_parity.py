@@ -4,7 +4,7 @@ through the minidump back end on the same dump.
 Commands come from ``commands.cli.COMMANDS``, so a command registered later is checked without
 touching this file; ``EXTRA`` holds the options a command needs, ``NOT_ON_TARGETS`` the ones that
 do not read a process. ``UNKNOWABLE`` lists the fields pykd documents no call for (the back end
-leaves them None, see toolkit/pykd_target.py); they and nothing else are blanked before comparing.
+leaves them None, see toolkit/targets/pykd/target.py); they and nothing else are blanked before comparing.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def command_names() -> List[str]:
 
 def _addresses(dump: Path) -> str:
     """One address inside each module (base + 0x1000, or the middle of a small module)."""
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     mods = open_target(dump).modules()
     return "".join(f"{m.base + min(0x1000, m.size // 2):#x}\n" for m in mods)
 
@@ -186,7 +186,7 @@ def test_named_output_is_the_same_through_pykd(command: str, dump: Path, options
 
 def _function_addresses(dump: Path, symbol_path: str) -> str:
     """An address inside each module's first few functions (named by the symbol files)."""
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     from toolkit.symbols.resolver import Resolver
     resolver = Resolver.from_symbol_path(symbol_path)
     out = []

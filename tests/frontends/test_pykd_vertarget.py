@@ -6,7 +6,7 @@ import pytest
 
 from pykd_support import load_standin
 from tests.conftest import SAMPLES, corpus_path
-from toolkit.pykd_text import parse_vertarget
+from toolkit.targets.pykd.text import parse_vertarget
 
 
 def test_real_kd_banner_gives_processor_count_and_product() -> None:
@@ -29,8 +29,8 @@ def test_text_that_is_not_vertarget_gives_nothing() -> None:
 @pytest.mark.parametrize("dump", ["crash_x64-normal.dmp", "seh_x86-normal.dmp"])
 def test_debugger_system_info_equals_the_dump_except_cpu_identity(dump: str) -> None:
     from dataclasses import replace
-    from toolkit.open import open_target
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.open import open_target
+    from toolkit.targets.pykd.target import PykdTarget
     path = SAMPLES / "dumps" / dump
     pykd = load_standin()
     pykd._standin_open(str(path))
@@ -40,15 +40,15 @@ def test_debugger_system_info_equals_the_dump_except_cpu_identity(dump: str) -> 
 
 
 def test_thread_status_gives_suspend_counts() -> None:
-    from toolkit.pykd_text import parse_suspend_counts
+    from toolkit.targets.pykd.text import parse_suspend_counts
     text = corpus_path("transcripts/msdocs/debugging-a-deadlock.md").read_text(encoding="utf-8")
     counts = parse_suspend_counts(text)
     assert len(counts) == 9 and counts[0xA3] == 1 and counts[0xA9] == 1
 
 
 def test_debugger_threads_carry_the_suspend_count_and_no_priority() -> None:
-    from toolkit.open import open_target
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.open import open_target
+    from toolkit.targets.pykd.target import PykdTarget
     path = corpus_path("breakpad/processor/tiny-exe-with-cet-xsave.dmp")
     pykd = load_standin()
     pykd._standin_open(str(path))

@@ -69,7 +69,7 @@ def test_engine_symbol_wins_over_the_project_resolver() -> None:
 def test_project_resolver_answers_when_the_engine_has_no_symbol() -> None:
     pykd = load_standin()
     pykd._standin_open(str(corpus_path(MINIDUMP2)))
-    from toolkit.pykd_target import PykdTarget
+    from toolkit.targets.pykd.target import PykdTarget
     target = PykdTarget(pykd)
     module = target.modules()[0]
     assert EngineFirstSymbolizer(target, lambda a: "test_app!main+0x4")(module.base + 4) \
@@ -78,7 +78,7 @@ def test_project_resolver_answers_when_the_engine_has_no_symbol() -> None:
 
 
 def test_lmi_codeview_record_is_parsed() -> None:
-    from toolkit.pykd_target import parse_lmi_codeview
+    from toolkit.targets.pykd.target import parse_lmi_codeview
     text = ("Debug Data Dirs: Type  Size     VA  Pointer\n"
             "             CODEVIEW    22, 1613f8,  1613f8 RSDS - GUID: "
             "{5A9832E5-2872-41C1-838E-D98914E9B7FF}\n"

@@ -9,7 +9,7 @@ import pytest
 
 from parsers.context import (AMD64_CONTEXT, ARM64_NT_CONTEXT, CONTEXT_X86, context_kind,
                              registers_of)
-from toolkit.minidump_file import MinidumpFile
+from toolkit.targets.minidump.file import MinidumpFile
 from tests.conftest import corpus_path
 
 

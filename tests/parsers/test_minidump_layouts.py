@@ -123,7 +123,7 @@ def test_misc_info_version_is_chosen_by_size(size, fields):
 
 
 def test_misc_info_v5_roundtrips_on_a_windows_10_dump():
-    from toolkit.minidump_file import MinidumpFile
+    from toolkit.targets.minidump.file import MinidumpFile
     with MinidumpFile(corpus_path("breakpad/processor/tiny-exe-with-cet-xsave.dmp")) as f:
         data = bytes(f.stream(15))
     m = roundtrip(misc_info_layout(len(data)), data)
@@ -131,7 +131,7 @@ def test_misc_info_v5_roundtrips_on_a_windows_10_dump():
 
 
 def test_thread_name_entry_is_twelve_bytes_packed():
-    from toolkit.minidump_file import MinidumpFile
+    from toolkit.targets.minidump.file import MinidumpFile
     with MinidumpFile(corpus_path("breakpad/processor/thread_name_list.dmp")) as f:
         data, size = bytes(f.stream(24)), f.size
     count = int.from_bytes(data[:4], "little")
@@ -142,7 +142,7 @@ def test_thread_name_entry_is_twelve_bytes_packed():
 
 
 def test_unloaded_module_roundtrips():
-    from toolkit.minidump_file import MinidumpFile
+    from toolkit.targets.minidump.file import MinidumpFile
     with MinidumpFile(corpus_path("breakpad/processor/tiny-exe-with-cet-xsave.dmp")) as f:
         data = bytes(f.stream(14))
     u = roundtrip(MINIDUMP_UNLOADED_MODULE, data[12:36])

@@ -32,7 +32,7 @@ from parsers.minidump_memory import (
     parse_memory_list,
 )
 from tests.conftest import corpus_path
-from toolkit.errors import CorruptStream
+from toolkit.model.errors import CorruptStream
 
 
 def streams(buf: bytes) -> Dict[int, Tuple[int, int]]:

@@ -11,7 +11,7 @@ from parsers.modload_data import (
 )
 from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY, IMAGE_DEBUG_DIRECTORY_SIZE
 from pe_roundtrip import assert_roundtrip, pe_debug_entries
-from toolkit.errors import CorruptInput
+from toolkit.model.errors import CorruptInput
 
 BLOB_PES = [
     "rizin-testbins/pdb/vs2019_cpp_override.exe",     # CODEVIEW VC_FEATURE POGO ILTCB(empty)

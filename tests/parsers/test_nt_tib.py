@@ -96,7 +96,7 @@ def test_critical_section_lock_count_is_signed():
 @pytest.fixture(scope="module")
 def wine_x86_target():
     from full_dumps import full_dump
-    open_target = pytest.importorskip("toolkit.open").open_target
+    open_target = pytest.importorskip("toolkit.targets.open").open_target
     return open_target(full_dump("wine/dumps/crash-i686-nocrt-ext-full.dmp.xz"))
 
 

@@ -12,13 +12,13 @@ from parsers.trace import (
     TRACE_RECORD_HEADER_SIZE,
 )
 from tests.conftest import corpus_path
-from toolkit.trace import TraceEvents, capture_module, write_trace
+from toolkit.targets.trace import TraceEvents, capture_module, write_trace
 
 import numpy as np
 
 
 def captured_trace(tmp_path: Path) -> bytes:
-    """A trace written by toolkit.trace's numpy writer from a real PE (an independent writer
+    """A trace written by toolkit.targets.trace's numpy writer from a real PE (an independent writer
     for the event blocks, which it emits with tobytes rather than construct)."""
     module, machine = capture_module(corpus_path("symbolic/windows/crash.exe"))
     events = TraceEvents(np.array([10, 20], np.uint64), np.array([1, 2], np.uint32),

@@ -1,8 +1,8 @@
 """A STAND-IN for the ``pykd`` module, for tests on Linux: pykd exists only on Windows.
 
-It is NOT pykd. It implements the few pykd 0.3.4 functions toolkit/pykd_target.py and
+It is NOT pykd. It implements the few pykd 0.3.4 functions toolkit/targets/pykd/target.py and
 toolkit/windbg.py call, with pykd's documented names and argument conventions, answered from a
-minidump opened through ``toolkit.open.open_target`` — the way WinDbg answers them after
+minidump opened through ``toolkit.targets.open.open_target`` — the way WinDbg answers them after
 ``.opendump``. ``dbgCommand`` answers only the commands a test registered with
 ``_standin_commands`` (saved transcripts) plus ``.ecxr``/``.cxr``, ``!lmi`` and ``!handle 0 f``
 (from the dump's handle stream) ``vertarget`` (from its SystemInfo stream) and ``~`` (its thread list), rendered in the layout WinDbg prints them. Helpers a test uses to set the stand-in up start with ``_standin``;
@@ -17,8 +17,8 @@ from __future__ import annotations
 import enum
 from typing import Any, Dict, List, Optional, Tuple
 
-from toolkit.errors import UnreadableMemory
-from toolkit.target import Arch
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import Arch
 
 __version__ = "0.3.4.15-standin"
 version = __version__
@@ -97,7 +97,7 @@ def _standin_open(path: Optional[str], kernel: bool = False,
     names from the project's own Resolver over that path (so a test can check that engine
     answers reach the output unchanged); or a list of ``(start, end, name)`` ranges, a small
     table standing for symbols only the engine has."""
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     _S.target = open_target(path) if path is not None else None
     _S.current_thread = 0
     _S.exception_context = False

@@ -11,9 +11,9 @@ import json
 import pytest
 
 from conftest import SAMPLES
-from toolkit.debug_id import DebugId
-from toolkit.open import open_target
-from toolkit.pe import PeImage
+from toolkit.model.debug_id import DebugId
+from toolkit.targets.open import open_target
+from toolkit.targets.pe.image import PeImage
 
 EXPECTED = json.loads((SAMPLES / "EXPECTED.json").read_text(encoding="utf-8"))
 DUMPS = sorted(EXPECTED["dumps"])

@@ -26,9 +26,9 @@ from parsers.minidump_memory import (
     parse_memory_list,
 )
 from tests.conftest import SHARED, corpus_path
-from toolkit.errors import UnreadableMemory
-from toolkit.memory import MemoryMap
-from toolkit.target import MemoryRegion
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.memory import MemoryMap
+from toolkit.model.target import MemoryRegion
 
 ThreadListStream = 3
 

@@ -7,9 +7,9 @@ import struct
 
 import pytest
 
-from toolkit.errors import CorruptInput, CorruptStream, InputError, UnsupportedTarget
-from toolkit.minidump import MinidumpTarget
-from toolkit.target import Arch, Problem, Target
+from toolkit.model.errors import CorruptInput, CorruptStream, InputError, UnsupportedTarget
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.model.target import Arch, Problem, Target
 from tests.conftest import corpus_path
 
 

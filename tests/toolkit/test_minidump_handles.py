@@ -8,7 +8,7 @@ import struct
 
 import pytest
 
-from toolkit.minidump import MinidumpTarget
+from toolkit.targets.minidump.target import MinidumpTarget
 from tests.toolkit.minidump_builder import build_minidump, handle_stream, system_info
 
 

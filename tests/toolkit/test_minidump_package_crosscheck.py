@@ -1,4 +1,4 @@
-"""The streams read through the ``minidump`` package at run time (toolkit/minidump_package.py)
+"""The streams read through the ``minidump`` package at run time (toolkit/targets/minidump/package.py)
 equal what our construct layouts decode from the same bytes, on every corpus Windows dump and
 every shipped sample, so the two decoders cannot drift apart unnoticed.
 
@@ -11,11 +11,11 @@ import pytest
 
 from tests.conftest import REPO, corpus_path
 from tests.corpus.test_all_dumps import WINDOWS
-from toolkit import minidump_package as package
-from toolkit import minidump_streams as ours
-from toolkit.errors import CorruptStream
-from toolkit.minidump import MinidumpTarget
-from toolkit.minidump_file import MinidumpFile
+from toolkit.targets.minidump import package as package
+from toolkit.targets.minidump import streams as ours
+from toolkit.model.errors import CorruptStream
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.targets.minidump.file import MinidumpFile
 
 SAMPLES = sorted(str(p.relative_to(REPO)) for p in (REPO / "samples" / "dumps").glob("*.dmp"))
 ROUTED = ["system_info", "misc_info", "thread_list", "exception_record", "unloaded_modules"]

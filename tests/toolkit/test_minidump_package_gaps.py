@@ -1,6 +1,6 @@
 """Where dumpkit keeps its own decoding instead of the ``minidump`` package's (0.0.24).
 
-The streams the package decodes right come from it at run time (toolkit/minidump_package.py,
+The streams the package decodes right come from it at run time (toolkit/targets/minidump/package.py,
 cross-checked in test_minidump_package_crosscheck.py); everything else is ours, for the reasons
 below. One test per reason, each showing the package's behaviour next to ours on the same
 bytes: a corpus file where one has the feature, otherwise a dump built with our construct
@@ -19,8 +19,8 @@ from parsers.context import ARM64_NT_CONTEXT
 from parsers.minidump_modules import MINIDUMP_UNLOADED_MODULE, MINIDUMP_UNLOADED_MODULE_LIST
 from parsers.minidump_threads import (MINIDUMP_THREAD, MINIDUMP_THREAD_INFO,
                                       MINIDUMP_THREAD_INFO_LIST)
-from toolkit.minidump import MinidumpTarget
-from toolkit.target import Arch
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.model.target import Arch
 from tests.conftest import corpus_path
 from tests.toolkit.minidump_builder import (build_minidump, handle_stream, minidump_string,
                                             system_info)
@@ -194,7 +194,7 @@ def test_package_rejects_platform_ids_outside_its_enum():
     """Breakpad's MD_OS_UNIX (0x8000) makes the package's SystemInfo raise; ours reads it and
     declines the dump as non-Windows in one line."""
     from minidump.streams.SystemInfoStream import MINIDUMP_SYSTEM_INFO as PackageSystemInfo
-    from toolkit.errors import UnsupportedTarget
+    from toolkit.model.errors import UnsupportedTarget
 
     def unix(rva: int) -> bytes:
         raw = bytearray(system_info()(rva))

@@ -1,7 +1,7 @@
 """WOW64 threads of an x64 dump get their TEB32 and 32-bit context from memory (TEB64 + 0x2000;
 TEB64.TlsSlots[1] -> WOW64_CPURESERVED -> CONTEXT32 at +4). No WOW64 dump is in this corpus
 copy, so the dump is built with our layouts; the offsets are documented in
-toolkit/minidump_wow64.py and docs/minidump-notes.md."""
+toolkit/targets/minidump/wow64.py and docs/minidump-notes.md."""
 
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import struct
 from parsers.context import AMD64_CONTEXT, CONTEXT_X86
 from parsers.minidump_modules import MINIDUMP_MODULE
 from parsers.minidump_threads import MINIDUMP_THREAD
-from toolkit.minidump import MinidumpTarget
-from toolkit.target import Arch
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.model.target import Arch
 from tests.toolkit.minidump_builder import build_minidump, minidump_string, system_info
 
 TEB64, RESERVED = 0x7EFDB000, 0x0008E000

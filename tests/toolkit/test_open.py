@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.errors import InputError, UnsupportedTarget
-from toolkit.minidump import MinidumpTarget
-from toolkit.open import open_target
+from toolkit.model.errors import InputError, UnsupportedTarget
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.targets.open import open_target
 from tests.conftest import corpus_path
 
 
@@ -18,7 +18,7 @@ def test_minidump_opens_as_minidump_target():
 def test_pe_image_points_at_debugdir():
     path = corpus_path("symbolic/windows/crash.exe")
     try:
-        import toolkit.pe as pe
+        import toolkit.targets.pe.image as pe
         if hasattr(pe, "PeTarget"):
             pytest.skip("the PE helper offers a PE target")
     except ImportError:

@@ -14,9 +14,9 @@ from conftest import corpus_path
 from full_dumps import full_dump
 from llvm_checks import check_tree, find, leaf_dict, number
 
-from toolkit.errors import DumpkitError, UnreadableMemory
-from toolkit.pe import PeImage, image_in_target
-from toolkit.target import Module
+from toolkit.model.errors import DumpkitError, UnreadableMemory
+from toolkit.targets.pe.image import PeImage, image_in_target
+from toolkit.model.target import Module
 
 READOBJ = "llvm/tools/llvm-readobj/COFF"
 
@@ -257,7 +257,7 @@ def wine_full_dump():
 
 
 def test_image_in_a_full_dump_matches_the_exe(wine_full_dump):
-    open_target = pytest.importorskip("toolkit.open").open_target
+    open_target = pytest.importorskip("toolkit.targets.open").open_target
     target = open_target(wine_full_dump)
     module = next(m for m in target.modules() if m.name.lower() == "crash-i686-nocrt.exe")
     image = PeImage.from_target(target, module)

@@ -1,4 +1,4 @@
-"""toolkit.trace: capture, write, read back, refuse corrupt files, symbolize from the blob alone."""
+"""toolkit.targets.trace: capture, write, read back, refuse corrupt files, symbolize from the blob alone."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import struct
 import pytest
 
 from tests.conftest import corpus_path
-from toolkit.errors import CorruptInput, InputError
+from toolkit.model.errors import CorruptInput, InputError
 from toolkit.symbols.resolver import identity_of_image
-from toolkit.trace import TraceEvents, capture_module, is_trace, read_trace, write_trace
+from toolkit.targets.trace import TraceEvents, capture_module, is_trace, read_trace, write_trace
 
 CRASH = "symbolic/windows/crash.exe"
 BASIC = "mozilla-dump_syms/windows/basic32.dll"

@@ -30,8 +30,8 @@ from typing import Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from toolkit.errors import UnreadableMemory
-from toolkit.target import MemoryRegion, Problem
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import MemoryRegion, Problem
 
 MAX_READ_SIZE = 1 << 28       # 256 MiB: larger single reads raise rather than allocate
 MAX_BATCH_BYTES = 1 << 28     # bound on n * size for one read_batch call

@@ -11,8 +11,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Protocol, Sequence, Tuple, runtime_checkable
 
-from toolkit.debug_id import DebugId, code_id
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.debug_id import DebugId, code_id
+from toolkit.model.hexfmt import hex_addr, hex_int
 
 
 class Arch(str, enum.Enum):
@@ -270,7 +270,7 @@ class MemoryInfo:
         return bool(self.protect & 0xF0)  # PAGE_EXECUTE, _READ, _READWRITE, _WRITECOPY
 
     def to_json(self, pointer_size: int = 8) -> Dict[str, Any]:
-        from toolkit.memory_flags import protect_names, state_name, type_name
+        from toolkit.model.memory_flags import protect_names, state_name, type_name
         return {"base": hex_addr(self.base, pointer_size),
                 "allocation_base": hex_addr(self.allocation_base, pointer_size),
                 "allocation_protect": protect_names(self.allocation_protect),

@@ -1,4 +1,5 @@
-"""x86 SEH chain validation (``!exchain`` with verdicts): rules of docs SEH_RULES.md.
+"""x86 SEH chain validation (``!exchain`` with verdicts), an analysis: rules of docs SEH_RULES.md.
+May import: parsers, toolkit.model, .targets, .unwind, .symbols and other analyses; never commands.
 
 ``exchain(target, policy=...)`` walks and judges whole chains; ``judge_handler`` answers for
 one record and handler (for the WinDbg front end and triage). Rules live one per function in

@@ -14,9 +14,9 @@ from typing import Any, List, Optional, Tuple
 from construct import ConstructError
 
 from parsers.nt_tib import EXCEPTION_REGISTRATION_RECORD, NT_TIB32
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 from toolkit.seh.model import EXCEPTION_CHAIN_END
-from toolkit.target import Arch, Thread
+from toolkit.model.target import Arch, Thread
 
 CHAIN_CAP = 4096
 

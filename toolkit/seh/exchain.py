@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from typing import Any, List, Optional, Sequence
 
-from toolkit.errors import InputError
+from toolkit.model.errors import InputError
 from toolkit.seh.chain import CHAIN_CAP, find_nt_tib, walk_chain
 from toolkit.seh.heuristic import heuristic_chain
 from toolkit.seh.judge import Judge
 from toolkit.seh.model import ChainVerdict, ExchainReport
 from toolkit.seh.policy import DEFAULT_POLICY, get_policy
-from toolkit.target import Arch, Problem, Thread
+from toolkit.model.target import Arch, Problem, Thread
 
 
 def select_threads(target: Any, thread_ids: Optional[Sequence[int]] = None,

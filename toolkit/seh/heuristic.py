@@ -13,10 +13,10 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 from toolkit.seh.chain import RawChain, RawRecord
 from toolkit.seh.model import EXCEPTION_CHAIN_END
-from toolkit.target import Thread
+from toolkit.model.target import Thread
 
 MAX_SCAN = 1 << 20          # at most 1 MiB of stack
 PAGE = 0x1000

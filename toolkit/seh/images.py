@@ -12,8 +12,8 @@ import bisect
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from toolkit.errors import DumpkitError
-from toolkit.target import Module
+from toolkit.model.errors import DumpkitError
+from toolkit.model.target import Module
 
 # PeImage problems that mean the SafeSEH facts read from memory are incomplete.
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
@@ -54,7 +54,7 @@ class ImageFacts:
 
 def facts_from_image(image: Any, module: Module, source: str,
                      path: Optional[str] = None) -> ImageFacts:
-    """ImageFacts of a ``toolkit.pe.PeImage``; the cookie is relocated to ``module.base``."""
+    """ImageFacts of a ``toolkit.targets.pe.image.PeImage``; the cookie is relocated to ``module.base``."""
     lc = image.load_config
     table = bool(lc and lc.get("SEHandlerTable"))
     cookie = lc.get("SecurityCookie") if lc else None
@@ -84,7 +84,7 @@ class ImageCache:
         return found
 
     def _load(self, module: Module) -> ImageFacts:
-        from toolkit.pe import PeImage, image_in_target
+        from toolkit.targets.pe.image import PeImage, image_in_target
 
         reasons = []
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import bisect
 from typing import Any, List, Optional, Sequence, Tuple
 
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 from toolkit.seh.chain import find_nt_tib, read_record
 from toolkit.seh.images import ImageCache
 from toolkit.seh.model import EXCEPTION_CHAIN_END, RecordVerdict, RuleVerdict
@@ -17,7 +17,7 @@ from toolkit.seh.names import Namer
 from toolkit.seh.policy import Policy, get_policy
 from toolkit.seh.rules import RULES, ChainContext, RecordContext
 from toolkit.seh.scopetable import frame_kind, read_scope
-from toolkit.target import MemoryInfo, Thread
+from toolkit.model.target import MemoryInfo, Thread
 
 POP_REG = range(0x58, 0x60)     # pop eax .. pop edi
 RET, RET_IMM16 = 0xC3, 0xC2

@@ -10,8 +10,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 
-from toolkit.hexfmt import hex_addr, hex_int
-from toolkit.target import Problem
+from toolkit.model.hexfmt import hex_addr, hex_int
+from toolkit.model.target import Problem
 
 EXCEPTION_CHAIN_END = 0xFFFFFFFF
 RECORD_SIZE = 8

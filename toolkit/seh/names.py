@@ -11,9 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 from toolkit.symbols.location import module_label
-from toolkit.target import Module
+from toolkit.model.target import Module
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, Tuple
 
-from toolkit.errors import InputError
+from toolkit.model.errors import InputError
 from toolkit.seh.rules import RULES
 
 HANDLER_RULES = ("SAFESEH_LISTED", "NO_SEH_IMAGE", "ILONLY_IMAGE", "NO_TABLE", "NOT_IN_IMAGE")

@@ -21,7 +21,7 @@ from typing import Callable, Dict, Optional, Tuple
 from toolkit.seh.images import ImageFacts
 from toolkit.seh.model import (EXCEPTION_CHAIN_END, RECORD_SIZE, Outcome, RecordVerdict,
                                RuleVerdict)
-from toolkit.target import MemoryInfo
+from toolkit.model.target import MemoryInfo
 
 MEM_COMMIT = 0x1000
 MEM_IMAGE = 0x1000000

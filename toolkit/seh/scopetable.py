@@ -14,7 +14,7 @@ from typing import Any, Callable, List, Optional
 
 from parsers.nt_tib import (EH3_EXCEPTION_REGISTRATION, EH4_SCOPETABLE_RECORD, SCOPETABLE_ENTRY,
                             TRYLEVEL_NONE_EH3, TRYLEVEL_NONE_EH4)
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 from toolkit.seh.model import ScopeEntry, ScopeInfo
 
 EH4_HEADER = 16

@@ -1,5 +1,6 @@
-"""Stack walking (``k``), the conservative stack scan (``dps`` over every thread) and the
-hot-patch safety check, on top of the unwind building blocks in toolkit.unwind."""
+"""Stack walking (``k``), the conservative scan (``dps``) and the hot-patch check, an analysis.
+May import: parsers, toolkit.model, .targets, .unwind, .symbols and other analyses; never commands.
+"""
 
 from __future__ import annotations
 

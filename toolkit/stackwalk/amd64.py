@@ -12,8 +12,8 @@ from __future__ import annotations
 
 from typing import Optional
 
-from toolkit.errors import DumpkitError
-from toolkit.target import Problem
+from toolkit.model.errors import DumpkitError
+from toolkit.model.target import Problem
 from toolkit.unwind.trust import Frame, Trust
 from toolkit.stackwalk.common import (carried, frame_from_scan, frame_pointer_caller,
                                       has_unwind_info, stack_end, unwind_table_at)

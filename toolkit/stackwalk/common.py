@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from toolkit.target import Module
+from toolkit.model.target import Module
 from toolkit.unwind.trust import Frame, Trust
 from toolkit.stackwalk.frame_scan import (LONG_SCAN_SLOTS, SCAN_SLOTS, SCAN_SLOTS_CONTEXT,
                                          scan_for_return)

@@ -24,9 +24,9 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from toolkit.errors import DumpkitError, UnreadableMemory
+from toolkit.model.errors import DumpkitError, UnreadableMemory
 from toolkit.symbols.module_index import ModuleIndex
-from toolkit.target import Arch, Module, Problem, Target
+from toolkit.model.target import Arch, Module, Problem, Target
 from toolkit.unwind.callsite import call_length_at
 
 IMAGE_SCN_CNT_CODE = 0x20
@@ -260,7 +260,7 @@ class WalkContext:
         """
         if module.base in self._exports:
             return self._exports[module.base]
-        from toolkit.pe import image_in_target
+        from toolkit.targets.pe.image import image_in_target
         found = None
         try:
             pe = image_in_target(self.target, module)

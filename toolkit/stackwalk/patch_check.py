@@ -20,11 +20,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from toolkit.errors import InputError
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.errors import InputError
+from toolkit.model.hexfmt import hex_addr, hex_int
 from toolkit.stackwalk.context import WalkContext
 from toolkit.stackwalk.scan import call_lengths, thread_slots
-from toolkit.target import Arch, Problem, Target
+from toolkit.model.target import Arch, Problem, Target
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def resolve_function(ctx: WalkContext, spec: str) -> FunctionExtent:
 
 
 def _export_rva(ctx: WalkContext, module, name: str) -> Optional[int]:
-    from toolkit.pe import image_in_target
+    from toolkit.targets.pe.image import image_in_target
     image = image_in_target(ctx.target, module)
     if image is None:
         return None

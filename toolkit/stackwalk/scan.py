@@ -21,10 +21,10 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-from toolkit.errors import UnreadableMemory
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.hexfmt import hex_addr, hex_int
 from toolkit.stackwalk.context import WalkContext
-from toolkit.target import Arch, Problem, Target, Thread
+from toolkit.model.target import Arch, Problem, Target, Thread
 from toolkit.unwind.callsite import MAX_CALL_LENGTH, call_length_mask
 
 KIND_DATA, KIND_CODE, KIND_CODE_OUTSIDE = 0, 1, 2

@@ -13,11 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
-from toolkit.errors import DumpkitError
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.errors import DumpkitError
+from toolkit.model.hexfmt import hex_addr, hex_int
 from toolkit.stackwalk import amd64, arm64, x86
 from toolkit.stackwalk.context import WalkContext
-from toolkit.target import Arch, Problem, Target, Thread
+from toolkit.model.target import Arch, Problem, Target, Thread
 from toolkit.unwind.trust import EndReason, Frame, Trust
 
 MAX_FRAMES = 4096

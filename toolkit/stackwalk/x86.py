@@ -32,7 +32,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Dict, Optional
 
-from toolkit.errors import DumpkitError
+from toolkit.model.errors import DumpkitError
 from toolkit.unwind.trust import Frame, Trust
 from toolkit.stackwalk.common import (carried, frame_from_scan, frame_pointer_caller,
                                       has_unwind_info, scan_slots, stack_end, unwind_table_at)

@@ -1,4 +1,5 @@
-"""Symbol files for modules: the symbol path, stores, the download cache, and id checks.
+"""Symbol files for modules: the symbol path, stores, the download cache, id checks, lookups.
+May import: parsers, toolkit.model, .targets and .unwind; never analyses or commands.
 
 ``SymbolPath`` parses WinDbg's ``_NT_SYMBOL_PATH`` syntax; ``SymbolLocator`` walks it and returns
 ``LocatedFile``s that were verified to carry the wanted debug id or code id; ``verify`` says which

@@ -29,7 +29,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from toolkit.errors import CorruptInput
+from toolkit.model.errors import CorruptInput
 from toolkit.symbols.cache import atomic_writer
 
 NONE32 = 0xFFFFFFFF

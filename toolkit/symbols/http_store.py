@@ -34,7 +34,7 @@ from toolkit.symbols.cache import NegativeCache, discard, publish, temp_file
 from toolkit.symbols.safe_names import contained
 from toolkit.symbols.stores import FILE_PTR, file_names, sym_name
 from toolkit.symbols.symbol_path import HttpServer
-from toolkit.target import Problem
+from toolkit.model.target import Problem
 
 DEFAULT_TIMEOUT = 20.0
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3  # the largest public PDBs (chrome.dll.pdb) are ~1-2 GiB

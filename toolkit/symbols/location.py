@@ -12,7 +12,7 @@ import enum
 from dataclasses import dataclass
 from typing import Any, Dict, Optional, Tuple
 
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.hexfmt import hex_addr, hex_int
 
 
 class SymbolStatus(str, enum.Enum):

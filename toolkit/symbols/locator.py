@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
-from toolkit.debug_id import DebugId
+from toolkit.model.debug_id import DebugId
 from toolkit.symbols.cab import CabError, expand
 from toolkit.symbols.cache import DEFAULT_MISS_TTL, NegativeCache, default_cache_dir, discard, publish
 from toolkit.symbols.http_store import (DEFAULT_MAX_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
@@ -28,7 +28,7 @@ from toolkit.symbols.safe_names import contained, judge_name, normalize_code_id
 from toolkit.symbols.stores import Candidate, by_name, candidates, sym_name
 from toolkit.symbols.symbol_path import HttpServer, LocalStore, SymbolPath
 from toolkit.symbols import verify
-from toolkit.target import Problem
+from toolkit.model.target import Problem
 
 DEFAULT_WORKERS = 8
 

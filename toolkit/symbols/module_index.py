@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from toolkit.target import Module
+from toolkit.model.target import Module
 
 
 class ModuleIndex:

@@ -20,12 +20,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Protocol, Sequence, Tuple
 
-from toolkit.debug_id import DebugId
-from toolkit.errors import DumpkitError, SymbolEngineUnavailable
+from toolkit.model.debug_id import DebugId
+from toolkit.model.errors import DumpkitError, SymbolEngineUnavailable
 from toolkit.symbols.cache import atomic_writer
 from toolkit.symbols.function_table import FunctionTable
 from toolkit.symbols.location import InlineFrame, Location, SymbolStatus
-from toolkit.target import Module, Problem
+from toolkit.model.target import Module, Problem
 
 
 def require_symbolic() -> Any:
@@ -96,7 +96,7 @@ class ImageIdentity:
 def identity_of_image(path: Path) -> ImageIdentity:
     """Debug id and PDB name from a PE's CodeView record, code id and SizeOfImage from its
     headers; all None when the file is not a readable PE."""
-    from toolkit.pe import PeImage
+    from toolkit.targets.pe.image import PeImage
 
     try:
         image = PeImage.from_file(path)

@@ -65,7 +65,7 @@ def is_debug_id_dir(text: str) -> bool:
 
 
 def is_code_id(text: str) -> bool:
-    """``<TimeDateStamp %08X><SizeOfImage %x>`` — the spelling ``toolkit.debug_id.code_id`` gives."""
+    """``<TimeDateStamp %08X><SizeOfImage %x>`` — the spelling ``toolkit.model.debug_id.code_id`` gives."""
     return bool(_CODE_ID.fullmatch(text))
 
 

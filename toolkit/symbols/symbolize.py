@@ -22,14 +22,14 @@ from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tupl
 
 import numpy as np
 
-from toolkit.debug_id import DebugId
-from toolkit.errors import InputError
-from toolkit.hexfmt import hex_addr
+from toolkit.model.debug_id import DebugId
+from toolkit.model.errors import InputError
+from toolkit.model.hexfmt import hex_addr
 from toolkit.symbols.batch import BatchSymbolizer
 from toolkit.symbols.location import Location
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.symbols.resolver import Resolver
-from toolkit.target import Module
+from toolkit.model.target import Module
 
 CHUNK = 65536
 _NAME_ONLY_BASE = 1 << 48          # synthetic bases for modules known only by name

@@ -14,7 +14,7 @@ import uuid
 from pathlib import Path
 from typing import Optional, Set
 
-from toolkit.debug_id import DebugId, code_id
+from toolkit.model.debug_id import DebugId, code_id
 from toolkit.symbols.safe_names import normalize_code_id
 
 PDB_MAGIC = b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\x00\x00\x00"

@@ -10,8 +10,8 @@ from __future__ import annotations
 import os
 from typing import Union
 
-from toolkit.errors import InputError, UnsupportedTarget
-from toolkit.target import Target
+from toolkit.model.errors import InputError, UnsupportedTarget
+from toolkit.model.target import Target
 
 
 def open_target(path: Union[str, "os.PathLike[str]"]) -> Target:
@@ -19,11 +19,11 @@ def open_target(path: Union[str, "os.PathLike[str]"]) -> Target:
         magic = fh.read(8)
     name = os.fspath(path)
     if magic[:4] == b"MDMP":
-        from toolkit.minidump import MinidumpTarget
+        from toolkit.targets.minidump.target import MinidumpTarget
         return MinidumpTarget(path)
     if magic[:2] == b"MZ":
         try:
-            from toolkit.pe import PeTarget  # type: ignore[attr-defined]
+            from toolkit.targets.pe.image import PeTarget  # type: ignore[attr-defined]
         except ImportError:
             raise InputError(f"{name} is a PE image; use `dumpkit debugdir`") from None
         return PeTarget(path)

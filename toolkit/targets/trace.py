@@ -1,7 +1,7 @@
 """Trace files: write what a tracer stores (module table + address events), read it back fast.
 
 The layout is parsers/trace.py (documented in docs/trace-format.md). Module records carry the
-MODLOAD_DATA debug blob, so ``TraceModule.to_module()`` yields a ``toolkit.target.Module`` with
+MODLOAD_DATA debug blob, so ``TraceModule.to_module()`` yields a ``toolkit.model.target.Module`` with
 the CodeView debug id and PDB name: symbolizing a trace needs only the trace and a symbol path,
 not the traced binaries. Event blocks are read column-wise with ``numpy.frombuffer`` (a Python
 loop over a million construct records would take seconds); every count is checked against the
@@ -23,8 +23,8 @@ from parsers.trace import (
     IMAGE_FILE_MACHINE, TRACE_FILE_HEADER, TRACE_FILE_HEADER_SIZE, TRACE_MAGIC, TRACE_MODULE,
     TRACE_RECORD, TRACE_RECORD_HEADER, TRACE_RECORD_HEADER_SIZE, TRACE_RECORD_TYPE, TRACE_VERSION,
 )
-from toolkit.errors import CorruptInput, InputError
-from toolkit.target import Module, Problem
+from toolkit.model.errors import CorruptInput, InputError
+from toolkit.model.target import Module, Problem
 
 _EVENTS_FIXED = 8
 _RECORD_MODULE = TRACE_RECORD_TYPE["TRACE_RECORD_MODULE"]
@@ -248,8 +248,8 @@ def capture_module(path: Path, base: Optional[int] = None) -> Tuple[TraceModule,
     Returns the record and the image's machine name. ``base`` defaults to the preferred
     ImageBase. The debug blob holds every debug directory entry with its payload.
     """
-    from toolkit.pe import PeImage
-    from toolkit.pe_report import debug_blob
+    from toolkit.targets.pe.image import PeImage
+    from toolkit.targets.pe.report import debug_blob
 
     try:
         image = PeImage.from_file(path)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
-from toolkit.target import (ExceptionInfo, Module, Problem, SystemInfo, Target, Thread,
+from toolkit.model.target import (ExceptionInfo, Module, Problem, SystemInfo, Target, Thread,
                             UnloadedModule)
 
 _PRODUCT = {1: "WinNt", 2: "LanManNt", 3: "ServerNt"}

@@ -1,4 +1,5 @@
-"""Stack unwinding: per-architecture unwind rules, unwind-info interpreters, trust levels.
+"""Stack unwinding building blocks: per-architecture unwind rules, unwind-info interpreters, trust.
+May import: parsers, toolkit.model, .targets and .symbols; never analyses or commands.
 
 Building blocks (none needs a Target): ``trust`` (Trust, EndReason, Frame);
 ``amd64_unwind_info`` (.pdata index and decoded UNWIND_INFO, read by RVA);

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Dict, List, Mapping, Optional, Tuple
 
 from parsers.unwind_amd64 import AMD64_REGISTERS
-from toolkit.errors import UnreadableMemory
+from toolkit.model.errors import UnreadableMemory
 from toolkit.unwind.amd64_unwind_info import RuntimeFunction, UnwindInfo
 
 MASK64 = (1 << 64) - 1

@@ -23,7 +23,7 @@ import numpy as np
 from parsers.unwind_amd64 import (
     AMD64_REGISTERS, RUNTIME_FUNCTION, UNWIND_INFO, slot_value, unwind_info_size,
 )
-from toolkit.errors import CorruptInput
+from toolkit.model.errors import CorruptInput
 
 ReadRva = Callable[[int, int], bytes]
 

@@ -29,8 +29,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Callable, Dict, List, Mapping, Optional, Tuple
 
-from toolkit.errors import UnreadableMemory
-from toolkit.target import Problem
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import Problem
 from toolkit.unwind.amd64_epilog import emulate_epilog
 from toolkit.unwind.amd64_unwind_info import (
     ImageUnwindData, RuntimeFunction, UNW_FLAG_CHAININFO, UnwindInfo,

@@ -34,8 +34,8 @@ from typing import Callable, Optional, Union
 
 import numpy as np
 
-from toolkit.errors import UnreadableMemory
-from toolkit.target import Arch
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import Arch
 
 MAX_CALL_LENGTH = 7
 Bytes = Union[bytes, bytearray, memoryview, np.ndarray]

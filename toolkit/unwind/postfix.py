@@ -20,7 +20,7 @@ from __future__ import annotations
 
 from typing import Callable, Dict, List, Mapping, Optional, Set, Tuple, Union
 
-from toolkit.errors import CorruptInput, UnreadableMemory
+from toolkit.model.errors import CorruptInput, UnreadableMemory
 
 ReadMemory = Callable[[int, int], bytes]
 Token = Union[int, str]

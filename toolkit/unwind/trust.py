@@ -22,8 +22,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from toolkit.hexfmt import hex_addr
-from toolkit.target import Problem
+from toolkit.model.hexfmt import hex_addr
+from toolkit.model.target import Problem
 
 
 class Trust(enum.Enum):

@@ -1,4 +1,5 @@
-"""Wait-for graphs and deadlock detection (issue 6).
+"""Wait-for graphs and deadlock detection, an analysis over dumps, transcripts and pykd sessions.
+May import: parsers, toolkit.model, .targets, .unwind, .symbols and other analyses; never commands.
 
 Layout: ``model`` (nodes, edges, evidence, the joining builder), ``builders/`` (one module per input
 kind: ``transcript`` for WinDbg/kd text, ``minidump`` for dumps), ``stack_waits`` (what a stack

@@ -18,7 +18,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from toolkit.target import Problem
+from toolkit.model.target import Problem
 from toolkit.waitgraph.model import (
     EdgeKind, Evidence, ResourceNode, ThreadNode, ThreadState, WaitGraph)
 

@@ -26,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from toolkit.errors import UnreadableMemory
+from toolkit.model.errors import UnreadableMemory
 from toolkit.unwind.trust import Frame, Trust
 
 X64_ARG_REGISTERS = ("rcx", "rdx", "r8", "r9")

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional, Sequence, Tuple
 
-from toolkit.target import Problem
+from toolkit.model.target import Problem
 from toolkit.waitgraph.model import (
     EdgeKind, Evidence, Frame, GraphBuilder, ProcessInfo, ResourceKind, ResourceNode, ThreadNode,
     WaitGraph)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 from typing import List, Optional, Sequence
 
-from toolkit.errors import InputError, UnsupportedTarget
+from toolkit.model.errors import InputError, UnsupportedTarget
 from toolkit.waitgraph.analysis import DeadlockReport, analyse
 from toolkit.waitgraph.builders.transcript import build_from_text
 from toolkit.waitgraph.debugger_rule import apply_debugger_rule
@@ -36,7 +36,7 @@ def load_graph(path: str, symbol_path: Optional[str] = None) -> WaitGraph:
 
 def _dump_graph(path: str, symbol_path: Optional[str] = None) -> WaitGraph:
     try:
-        opener = importlib.import_module("toolkit.open")
+        opener = importlib.import_module("toolkit.targets.open")
     except ImportError:
         raise UnsupportedTarget(f"{path}: minidump inputs are not supported by deadlock yet "
                                 "(the dump reader is not installed); pass transcripts") from None

@@ -18,8 +18,8 @@ import enum
 from dataclasses import dataclass, replace
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
 
-from toolkit.hexfmt import hex_addr, hex_int
-from toolkit.target import Problem
+from toolkit.model.hexfmt import hex_addr, hex_int
+from toolkit.model.target import Problem
 
 
 class ResourceKind(str, enum.Enum):

@@ -16,8 +16,8 @@ from parsers.minidump_modules import MINIDUMP_MODULE
 from parsers.minidump_threads import MINIDUMP_THREAD
 from parsers.nt_tib import NT_TIB32
 from tests.toolkit.minidump_builder import build_minidump, minidump_string, system_info
-from toolkit import minidump_streams as streams
-from toolkit.errors import UnreadableMemory
+from toolkit.targets.minidump import streams as streams
+from toolkit.model.errors import UnreadableMemory
 
 PAGE = 0x1000
 THREAD_LIST, MODULE_LIST, MEMORY_LIST, SYSTEM_INFO, MEMORY_INFO_LIST = 3, 4, 5, 7, 16

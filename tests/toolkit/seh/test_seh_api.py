@@ -6,7 +6,7 @@ import toolkit.seh
 from tests.conftest import corpus_path
 from tests.toolkit.seh.sehdump import pefile_handlers
 from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
-from toolkit.open import open_target
+from toolkit.targets.open import open_target
 from toolkit.seh.images import ImageCache
 
 

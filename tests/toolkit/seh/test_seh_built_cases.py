@@ -11,8 +11,8 @@ import pytest
 
 from tests.toolkit.seh.sehdump import SehScene, find_gadget
 from tests.toolkit.seh.wine_dump import wine_full_dump
-from toolkit.minidump import MinidumpTarget
-from toolkit.open import open_target
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.targets.open import open_target
 from toolkit.seh import exchain
 from toolkit.seh.chain import find_nt_tib, walk_chain
 

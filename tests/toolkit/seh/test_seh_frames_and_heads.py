@@ -12,8 +12,8 @@ from parsers.minidump_threads import MINIDUMP_THREAD
 from tests.toolkit.minidump_builder import build_minidump, minidump_string, system_info
 from tests.toolkit.seh.sehdump import EMPTY_VERSION, SehScene
 from tests.toolkit.seh.wine_dump import wine_full_dump
-from toolkit.minidump import MinidumpTarget
-from toolkit.open import open_target
+from toolkit.targets.minidump.target import MinidumpTarget
+from toolkit.targets.open import open_target
 from toolkit.seh import exchain, judge_handler
 from toolkit.seh.chain import find_nt_tib, walk_chain
 from toolkit.seh.names import Namer
@@ -27,7 +27,7 @@ def real():
     target = open_target(wine_full_dump())
     tib, _ = find_nt_tib(target, target.threads()[0])
     exe = next(m for m in target.modules() if m.name.endswith(".exe"))
-    from toolkit.pe import PeImage
+    from toolkit.targets.pe.image import PeImage
     cookie_va = PeImage.from_target(target, exe).load_config.get("SecurityCookie")
     return dict(target=target, tib=tib, exe=exe, cookie_va=cookie_va,
                 R=[r.address for r in walk_chain(target, tib.exception_list).records])

@@ -17,11 +17,11 @@ import pytest
 from tests.conftest import corpus_path
 from tests.toolkit.llvm_checks import check_tree, find
 from tests.toolkit.seh.sehdump import pefile_handlers
-from toolkit.errors import UnreadableMemory
-from toolkit.pe import PeImage
+from toolkit.model.errors import UnreadableMemory
+from toolkit.targets.pe.image import PeImage
 from toolkit.seh import judge_handler
 from toolkit.seh.model import Outcome
-from toolkit.target import Arch, Module
+from toolkit.model.target import Arch, Module
 
 READOBJ = "llvm/tools/llvm-readobj/COFF"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from toolkit.errors import InputError
+from toolkit.model.errors import InputError
 from toolkit.seh.policy import DEFAULT_POLICY, POLICIES, get_policy
 from toolkit.seh.rules import RULES
 

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import SAMPLES, corpus_path
 from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
-from toolkit.open import open_target
+from toolkit.targets.open import open_target
 from toolkit.seh import exchain
 from toolkit.seh.model import Outcome
 

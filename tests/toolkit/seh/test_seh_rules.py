@@ -6,7 +6,7 @@ from toolkit.seh import rules
 from toolkit.seh.images import ImageFacts
 from toolkit.seh.model import Outcome, RecordVerdict, RuleVerdict
 from toolkit.seh.rules import ChainContext, RecordContext
-from toolkit.target import MemoryInfo
+from toolkit.model.target import MemoryInfo
 
 LIMIT, BASE = 0x00412000, 0x00510000
 EXE = ImageFacts("app.exe", 0x400000, True, "dump", has_table=True, handlers=(0x1000, 0x1010))

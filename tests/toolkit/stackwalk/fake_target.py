@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Dict, List, Optional
 
-from toolkit.errors import UnreadableMemory
-from toolkit.target import Arch, Module, Registers, Thread
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import Arch, Module, Registers, Thread
 
 
 class FakeTarget:

@@ -6,8 +6,8 @@ import pytest
 
 from tests.conftest import SAMPLES, corpus_path
 from full_dumps import full_dump
-from toolkit.open import open_target
-from toolkit.pe import PeImage
+from toolkit.targets.open import open_target
+from toolkit.targets.pe.image import PeImage
 from toolkit.stackwalk.walker import frame_symbols, walk_target
 from toolkit.symbols.location import SymbolStatus
 

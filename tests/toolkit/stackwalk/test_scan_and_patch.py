@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from tests.conftest import SAMPLES, corpus_path
-from toolkit.errors import InputError
-from toolkit.open import open_target
+from toolkit.model.errors import InputError
+from toolkit.targets.open import open_target
 from toolkit.stackwalk.context import WalkContext
 from toolkit.stackwalk.patch_check import patch_check
 from toolkit.stackwalk.scan import KIND_CODE, KIND_DATA, code_ranges, scan_range, scan_threads

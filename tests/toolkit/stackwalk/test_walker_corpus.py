@@ -8,7 +8,7 @@ import re
 import pytest
 
 from tests.conftest import SAMPLES, corpus_path
-from toolkit.open import open_target
+from toolkit.targets.open import open_target
 from toolkit.stackwalk.walker import walk_target
 from toolkit.unwind.trust import EndReason, Trust
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from tests.toolkit.stackwalk.fake_target import FakeTarget, thread, words
 from toolkit.stackwalk.walker import walk_target
-from toolkit.target import Arch, Module
+from toolkit.model.target import Arch, Module
 from toolkit.unwind.trust import EndReason, Trust
 
 CODE = Module(0x400000, 0x10000, "app.exe")

@@ -12,8 +12,8 @@ from toolkit.symbols.batch import symbolize_batch
 from toolkit.symbols.function_table import FunctionTable
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.symbols.resolver import Resolver
-from toolkit.target import Module
-from toolkit.trace import capture_module
+from toolkit.model.target import Module
+from toolkit.targets.trace import capture_module
 
 pytest.importorskip("symbolic")
 
@@ -145,7 +145,7 @@ def test_symcache_whose_counts_exceed_the_file_is_corrupt_input(crash):
     import io
     import struct
 
-    from toolkit.errors import CorruptInput
+    from toolkit.model.errors import CorruptInput
     r, module = crash
     buf = io.BytesIO()
     r.symbols_for(module).symcache.dump_into(buf)

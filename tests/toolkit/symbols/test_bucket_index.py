@@ -35,7 +35,7 @@ def merged_starts(tmp_path_factory):
     from toolkit.symbols.batch import MergedTable
     from toolkit.symbols.module_index import ModuleIndex
     from toolkit.symbols.resolver import Resolver
-    from toolkit.trace import capture_module
+    from toolkit.targets.trace import capture_module
 
     tmp = tmp_path_factory.mktemp("bucket")
     store = tmp / "store"

@@ -10,7 +10,7 @@ import pytest
 
 from conftest import corpus_path
 from symserver import SymServer, store_file
-from toolkit.debug_id import DebugId
+from toolkit.model.debug_id import DebugId
 from toolkit.symbols.locator import SymbolLocator
 from toolkit.symbols.symbol_path import SymbolPath
 

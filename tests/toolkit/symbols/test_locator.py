@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_path
-from toolkit.debug_id import DebugId
+from toolkit.model.debug_id import DebugId
 from toolkit.symbols.locator import CodeFileRequest, DebugFileRequest, LocatedFile, SymbolLocator
 from toolkit.symbols.symbol_path import SymbolPath
 

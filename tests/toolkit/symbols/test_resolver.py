@@ -9,13 +9,13 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import corpus_path
-from toolkit.errors import DumpkitError, SymbolEngineUnavailable
+from toolkit.model.errors import DumpkitError, SymbolEngineUnavailable
 from toolkit.symbols.location import SymbolStatus
 from toolkit.symbols.resolver import (
     Resolver, identity_of_image, require_symbolic,
 )
-from toolkit.target import Module
-from toolkit.trace import capture_module
+from toolkit.model.target import Module
+from toolkit.targets.trace import capture_module
 
 pytest.importorskip("symbolic")
 

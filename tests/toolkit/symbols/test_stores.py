@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from conftest import corpus_path
-from toolkit.debug_id import DebugId
+from toolkit.model.debug_id import DebugId
 from toolkit.symbols import cab
 from toolkit.symbols.locator import SymbolLocator
 from toolkit.symbols.stores import candidates, read_file_ptr, sym_name

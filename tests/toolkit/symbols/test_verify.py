@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import corpus_path
-from toolkit.debug_id import DebugId
+from toolkit.model.debug_id import DebugId
 from toolkit.symbols.verify import code_id_of, debug_ids_of, sniff
 
 CRASH_ID = DebugId.parse("3249D99D-0C40-4931-8610-F4E4FB0B6936-1")

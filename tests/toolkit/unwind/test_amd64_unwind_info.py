@@ -8,7 +8,7 @@ import pytest
 
 from parsers.unwind_amd64 import RUNTIME_FUNCTION
 from tests.conftest import corpus_path
-from toolkit.errors import CorruptInput
+from toolkit.model.errors import CorruptInput
 from toolkit.unwind.amd64_unwind_info import (
     ImageUnwindData, PdataIndex, UNW_FLAG_CHAININFO, file_rva_reader,
 )

@@ -11,7 +11,7 @@ import pytest
 
 from tests.conftest import corpus_path
 from tests.toolkit.unwind import x64_emulator as emu
-from toolkit.errors import UnreadableMemory
+from toolkit.model.errors import UnreadableMemory
 from toolkit.unwind.amd64_epilog import parse_epilog
 from toolkit.unwind.amd64_unwind_info import ImageUnwindData, file_rva_reader
 from toolkit.unwind.amd64_virtual_unwind import UnwindRule, unwind_leaf, virtual_unwind

@@ -8,8 +8,8 @@ import pefile
 import pytest
 
 from tests.conftest import corpus_path
-from toolkit.errors import UnreadableMemory
-from toolkit.target import Arch
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import Arch
 from toolkit.unwind.callsite import call_before, call_length_mask, is_return_address
 
 IMAGES = [("symbolic/windows/crash.exe", Arch.X86),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.conftest import corpus_path
-from toolkit.errors import UnreadableMemory
+from toolkit.model.errors import UnreadableMemory
 from toolkit.unwind.breakpad_stack import (
     BreakpadStackTable, evaluate_win, parse_stack_win, stack_win_from_pdb,
 )
@@ -143,7 +143,7 @@ def test_minidump2_frames_follow_breakpads_stackwalk_through_stack_win():
     # breakpad/processor/minidump2.stackwalk.out: 0x0040429e/0x0012fe84/0x0012fe88 ->
     # main 0x00404200 esp 0x0012fe90 ebp 0x0012ff70 -> __tmainCRTStartup 0x004053ec esp
     # 0x0012ff78 ebp 0x0012ffc0 -> kernel32 BaseProcessStart 0x7c816fd7 esp 0x0012ffc8 ebp 0x0012fff0
-    from toolkit.open import open_target
+    from toolkit.targets.open import open_target
     target = open_target(corpus_path("breakpad/processor/minidump2.dmp"))
     tables = {"test_app.exe": BreakpadStackTable.from_file(corpus_path(TEST_APP_SYM)),
               "kernel32.dll": BreakpadStackTable.from_file(corpus_path(KERNEL32_SYM))}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from toolkit.target import Problem
+from toolkit.model.target import Problem
 from toolkit.unwind.trust import EndReason, Frame, Trust
 
 

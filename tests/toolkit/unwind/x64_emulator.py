@@ -33,7 +33,7 @@ class Memory:
             self.bytes[address + k] = b
 
     def read(self, address: int, size: int) -> bytes:
-        from toolkit.errors import UnreadableMemory
+        from toolkit.model.errors import UnreadableMemory
         try:
             return bytes(self.bytes[address + k] for k in range(size))
         except KeyError:

@@ -14,7 +14,7 @@ from full_dumps import full_dump
 
 from parsers.nt_tib import RTL_CRITICAL_SECTION32
 from tests.conftest import SAMPLES, corpus_path
-from toolkit.open import open_target
+from toolkit.targets.open import open_target
 from toolkit.symbols.resolver import Resolver
 from toolkit.waitgraph.analysis import analyse
 from toolkit.waitgraph.builders.minidump import (

@@ -20,8 +20,8 @@ from construct import ConstructError, Struct
 
 from parsers.minidump import (MINIDUMP_DIRECTORY, MINIDUMP_HEADER, MINIDUMP_SIGNATURE,
                               MINIDUMP_VERSION)
-from toolkit.errors import CorruptInput, CorruptStream, InputError
-from toolkit.target import Problem
+from toolkit.model.errors import CorruptInput, CorruptStream, InputError
+from toolkit.model.target import Problem
 
 MAX_STRING_BYTES = 0x10000        # a MINIDUMP_STRING longer than 64 KiB is not a name
 

@@ -2,7 +2,7 @@
 
 Wine's dbghelp writes modules without CvRecord; when the dump captured the image's pages, the
 PE headers and the IMAGE_DEBUG_DIRECTORY in memory still name the PDB. The PE reader
-(``toolkit.pe.PeImage.from_target``) does this fully; when it gives up on an image, this module
+(``toolkit.targets.pe.image.PeImage.from_target``) does this fully; when it gives up on an image, this module
 walks only what it needs: DOS header -> NT headers -> debug data directory -> CODEVIEW entry.
 """
 
@@ -12,9 +12,9 @@ from typing import Optional, Tuple
 
 from parsers.codeview import parse_codeview
 from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY, IMAGE_DEBUG_DIRECTORY_SIZE
-from toolkit.debug_id import DebugId
-from toolkit.errors import DumpkitError
-from toolkit.target import Module
+from toolkit.model.debug_id import DebugId
+from toolkit.model.errors import DumpkitError
+from toolkit.model.target import Module
 
 IMAGE_DIRECTORY_ENTRY_DEBUG = 6
 MAX_DEBUG_ENTRIES = 32
@@ -23,7 +23,7 @@ MAX_CODEVIEW_SIZE = 0x1000
 
 def debug_id_from_image(target, module: Module) -> Optional[Tuple[DebugId, Optional[str]]]:
     """(debug id, pdb name) from the image in the dump's memory, or None when not captured."""
-    from toolkit.pe import PeImage  # local: pefile is slow to import and most dumps never need it
+    from toolkit.targets.pe.image import PeImage  # local: pefile is slow to import and most dumps never need it
 
     try:
         image = PeImage.from_target(target, module)

@@ -17,7 +17,7 @@ file object on our mmap. What it decodes right on every corpus Windows dump and 
 * Exception (``MINIDUMP_EXCEPTION_STREAM``): one record, as the stream holds (``ExceptionList``
   guesses more records from padding); the context stays ours.
 
-Counts and sizes are checked with our own code first (``minidump_streams.checked_count`` …): the
+Counts and sizes are checked with our own code first (``streams.checked_count`` …): the
 package reads short data as zeros and loops on any count. Any exception it raises becomes a
 ``CorruptStream`` naming the stream, so callers see the same errors as with our layouts.
 """
@@ -38,12 +38,12 @@ from minidump.streams.UnloadedModuleListStream import MINIDUMP_UNLOADED_MODULE
 
 from parsers.minidump_modules import (MINIDUMP_MODULE, MINIDUMP_UNLOADED_MODULE as OUR_UNLOADED,
                                       MINIDUMP_UNLOADED_MODULE_LIST, file_version)
-from toolkit import minidump_streams as ours
-from toolkit.errors import CorruptStream
-from toolkit.minidump_file import MAX_STRING_BYTES, MinidumpFile
-from toolkit.minidump_streams import (EXCEPTION, MISC_INFO, MODULE_LIST, SYSTEM_INFO, THREAD_LIST,
+from toolkit.targets.minidump import streams as ours
+from toolkit.model.errors import CorruptStream
+from toolkit.targets.minidump.file import MAX_STRING_BYTES, MinidumpFile
+from toolkit.targets.minidump.streams import (EXCEPTION, MISC_INFO, MODULE_LIST, SYSTEM_INFO, THREAD_LIST,
                                       UNLOADED_MODULE_LIST, ExceptionRecord, ThreadRecord)
-from toolkit.target import MiscInfo, Module, Problem, SystemInfo, UnloadedModule
+from toolkit.model.target import MiscInfo, Module, Problem, SystemInfo, UnloadedModule
 
 T = TypeVar("T")
 STRING_DECODE_FAILED = "<STRING_DECODE_FAILED>"   # the package's stand-in for bad UTF-16

@@ -2,12 +2,12 @@
 
 At run time the target reads SystemInfo (Intel/AMD64 Windows), MiscInfo, ThreadList, ModuleList
 entries, UnloadedModuleList and the Exception record through the ``minidump`` package
-(``toolkit.minidump_package``); those decoders here serve the cross-check test and the cases
+(``toolkit.targets.minidump.package``); those decoders here serve the cross-check test and the cases
 the package gets wrong. Contexts, CodeView records, ThreadNames, ThreadInfoList and handles are
 only decoded here (docs/minidump-notes.md says why, stream by stream).
 
 Each takes a ``MinidumpFile`` (and where needed a problems list to append to) and returns plain
-``toolkit.target`` values. Counts are checked against the stream size before an array is parsed,
+``toolkit.model.target`` values. Counts are checked against the stream size before an array is parsed,
 so a forged count raises ``CorruptStream`` instead of reading past the stream or the file.
 """
 
@@ -30,9 +30,9 @@ from parsers.minidump_modules import (MINIDUMP_MODULE, MINIDUMP_UNLOADED_MODULE,
 from parsers.minidump_threads import (EXCEPTION_MAXIMUM_PARAMETERS, MINIDUMP_EXCEPTION_STREAM,
                                       MINIDUMP_THREAD, MINIDUMP_THREAD_INFO,
                                       MINIDUMP_THREAD_INFO_LIST, MINIDUMP_THREAD_NAME)
-from toolkit.errors import CorruptStream
-from toolkit.minidump_file import MinidumpFile
-from toolkit.target import (Arch, Handle, HandleObjectInfo, MiscInfo, Module, Problem, Registers,
+from toolkit.model.errors import CorruptStream
+from toolkit.targets.minidump.file import MinidumpFile
+from toolkit.model.target import (Arch, Handle, HandleObjectInfo, MiscInfo, Module, Problem, Registers,
                             SystemInfo, UnloadedModule)
 
 THREAD_LIST, MODULE_LIST, EXCEPTION, SYSTEM_INFO = 3, 4, 6, 7
@@ -176,7 +176,7 @@ def misc_info_size(f: MinidumpFile) -> Optional[int]:
 
 
 def misc_info(f: MinidumpFile) -> Optional[MiscInfo]:
-    """MiscInfo through our layout (run time: ``toolkit.minidump_package``)."""
+    """MiscInfo through our layout (run time: ``toolkit.targets.minidump.package``)."""
     size_of_info = misc_info_size(f)
     data = f.stream(MISC_INFO)
     if size_of_info is None or data is None:
@@ -216,7 +216,7 @@ def thread_records(f: MinidumpFile) -> list:
 
 
 def thread_list(f: MinidumpFile) -> List[ThreadRecord]:
-    """The ThreadList through our layout (the run-time path is ``toolkit.minidump_package``)."""
+    """The ThreadList through our layout (the run-time path is ``toolkit.targets.minidump.package``)."""
     return [ThreadRecord(t.ThreadId, t.SuspendCount, t.PriorityClass, t.Priority, t.Teb,
                          t.Stack.StartOfMemoryRange, t.Stack.Memory.DataSize, t.Stack.Memory.Rva,
                          t.ThreadContext.DataSize, t.ThreadContext.Rva)
@@ -275,7 +275,7 @@ def exception_size_check(f: MinidumpFile) -> Optional[memoryview]:
 
 
 def exception_record(f: MinidumpFile) -> Optional[ExceptionRecord]:
-    """The Exception stream through our layout (run time: ``toolkit.minidump_package``)."""
+    """The Exception stream through our layout (run time: ``toolkit.targets.minidump.package``)."""
     data = exception_size_check(f)
     if data is None:
         return None
@@ -310,7 +310,7 @@ def module_value(f: MinidumpFile, problems: List[Problem], *, base: int, size: i
 
 
 def modules(f: MinidumpFile, problems: List[Problem]) -> List[Module]:
-    """The ModuleList through our layout (run time: ``toolkit.minidump_package``)."""
+    """The ModuleList through our layout (run time: ``toolkit.targets.minidump.package``)."""
     return [module_value(f, problems, base=m.BaseOfImage, size=m.SizeOfImage,
                          checksum=m.CheckSum, timestamp=m.TimeDateStamp,
                          path=f.string(m.ModuleNameRva, MODULE_LIST, "module name"),

@@ -2,7 +2,7 @@
 
 Streams are decoded lazily, once, on first use: opening a dump reads the header, the directory
 and SystemInfo only, so listing threads of a multi-GB full dump does not touch its memory lists.
-Memory goes through ``toolkit.memory.MemoryMap`` over the mmap'd file.
+Memory goes through ``toolkit.model.memory.MemoryMap`` over the mmap'd file.
 
 Rule for non-Windows minidumps (Breakpad/Crashpad dumps of Linux, macOS, Android...): they are
 declined with ``UnsupportedTarget`` at open time, because the model (TEBs, PE modules, NTSTATUS
@@ -16,15 +16,15 @@ import os
 from dataclasses import replace
 from typing import Dict, List, Optional, Sequence, Union
 
-from toolkit import minidump_package as package
-from toolkit import minidump_streams as streams
-from toolkit.errors import CorruptInput, CorruptStream, UnreadableMemory, UnsupportedTarget
-from toolkit.memory import MemoryMap
-from toolkit.minidump_file import MinidumpFile
-from toolkit.minidump_image import debug_id_from_image
-from toolkit.minidump_wow64 import WOW64_DLLS, wow64_state
-from toolkit.ntstatus import exception_name
-from toolkit.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
+from toolkit.targets.minidump import package as package
+from toolkit.targets.minidump import streams as streams
+from toolkit.model.errors import CorruptInput, CorruptStream, UnreadableMemory, UnsupportedTarget
+from toolkit.model.memory import MemoryMap
+from toolkit.targets.minidump.file import MinidumpFile
+from toolkit.targets.minidump.image import debug_id_from_image
+from toolkit.targets.minidump.wow64 import WOW64_DLLS, wow64_state
+from toolkit.model.ntstatus import exception_name
+from toolkit.model.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
                             Module, Problem, Registers, SystemInfo, Thread, UnloadedModule)
 
 MEMORY_LIST, MEMORY64_LIST, MEMORY_INFO_LIST = 5, 9, 16
@@ -33,7 +33,7 @@ _UNSET = object()
 
 
 class MinidumpTarget:
-    """A Windows user-mode minidump as a ``toolkit.target.Target``."""
+    """A Windows user-mode minidump as a ``toolkit.model.target.Target``."""
 
     def __init__(self, source: Union[str, "os.PathLike[str]", bytes]) -> None:
         self.file = MinidumpFile(source)

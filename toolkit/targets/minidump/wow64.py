@@ -17,8 +17,8 @@ from typing import Optional, Tuple
 from parsers.context import CONTEXT_X86, CONTEXT_i386, registers_of
 from parsers.nt_tib import (WOW64_CONTEXT_OFFSET_IN_CPURESERVED, WOW64_TEB32_OFFSET,
                             WOW64_TLS_CPURESERVED)
-from toolkit.errors import DumpkitError
-from toolkit.target import Arch, Registers
+from toolkit.model.errors import DumpkitError
+from toolkit.model.target import Arch, Registers
 
 # The layouts are parsers.nt_tib's; only these two fields are read, so they are read alone.
 TEB32_SELF = 0x18                 # TEB32.NtTib.Self

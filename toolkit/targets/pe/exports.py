@@ -1,4 +1,4 @@
-"""Exports of a PE image, read with pefile (file layout; ``toolkit.pe`` rebuilds one for memory)."""
+"""Exports of a PE image, read with pefile (file layout; ``toolkit.targets.pe.image`` rebuilds one for memory)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any, Dict, List, Optional
 
 import pefile
 
-from toolkit.hexfmt import hex_int
+from toolkit.model.hexfmt import hex_int
 
 MAX_EXPORTS = 1 << 16
 

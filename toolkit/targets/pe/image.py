@@ -24,12 +24,12 @@ from parsers.load_config import LOAD_CONFIG_FULL_SIZE32, LOAD_CONFIG_FULL_SIZE64
     SEHANDLER_TABLE, load_config_layout
 from parsers.pe_cor20 import IMAGE_COR20_HEADER_HEAD
 from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY, IMAGE_DEBUG_DIRECTORY_SIZE
-from toolkit.debug_id import DebugId, code_id
-from toolkit.errors import CorruptInput, DumpkitError, InputError, UnreadableMemory
-from toolkit.hexfmt import hex_addr, hex_int
-from toolkit.pe_exports import Export, read_exports
-from toolkit.pe_records import DebugEntry, LoadConfig, decode_debug_entry, decode_load_config
-from toolkit.target import Arch, Module, Problem
+from toolkit.model.debug_id import DebugId, code_id
+from toolkit.model.errors import CorruptInput, DumpkitError, InputError, UnreadableMemory
+from toolkit.model.hexfmt import hex_addr, hex_int
+from toolkit.targets.pe.exports import Export, read_exports
+from toolkit.targets.pe.records import DebugEntry, LoadConfig, decode_debug_entry, decode_load_config
+from toolkit.model.target import Arch, Module, Problem
 
 IMAGE_DLLCHARACTERISTICS = {
     0x0020: "HIGH_ENTROPY_VA", 0x0040: "DYNAMIC_BASE", 0x0080: "FORCE_INTEGRITY",

@@ -1,6 +1,6 @@
 """Decoded PE directories as frozen values: debug-directory entries and the load config.
 
-``toolkit.pe`` reads the bytes (from a file or from a target's memory, by RVA) and hands them
+``toolkit.targets.pe.image`` reads the bytes (from a file or from a target's memory, by RVA) and hands them
 here; these functions turn construct containers into plain values with ``to_json``, so the
 renderers and the JSON schema never see construct types.
 """
@@ -17,7 +17,7 @@ from parsers.codeview import CodeViewInfo, parse_codeview
 from parsers.flags import set_flag_names
 from parsers.load_config import guard_cf_stride
 from parsers.pe_debug import debug_record, debug_type_name
-from toolkit.hexfmt import hex_addr, hex_int
+from toolkit.model.hexfmt import hex_addr, hex_int
 
 
 @dataclass(frozen=True)

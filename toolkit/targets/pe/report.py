@@ -13,11 +13,11 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple, Union
 
 from parsers.modload_data import build_debug_blob, looks_like_debug_blob, parse_debug_blob
-from toolkit.errors import DumpkitError, InputError, UnreadableMemory
-from toolkit.hexfmt import hex_addr, hex_int
-from toolkit.pe import PeImage
-from toolkit.pe_records import DebugEntry, decode_debug_entry
-from toolkit.target import Problem
+from toolkit.model.errors import DumpkitError, InputError, UnreadableMemory
+from toolkit.model.hexfmt import hex_addr, hex_int
+from toolkit.targets.pe.image import PeImage
+from toolkit.targets.pe.records import DebugEntry, decode_debug_entry
+from toolkit.model.target import Problem
 
 
 @dataclass(frozen=True)
@@ -66,7 +66,7 @@ def debugdir_report(path: Union[str, "os.PathLike[str]"]) -> DebugDirReport:
         module = ModuleImage(image.name, image.image_base, image.size_of_image, image)
         return DebugDirReport(name, "pe", image.pointer_size, (module,))
     if head == b"MDMP":
-        from toolkit.open import open_target
+        from toolkit.targets.open import open_target
         return report_for_target(open_target(path), name)
     with open(path, "rb") as fh:
         data = fh.read(64 << 20)

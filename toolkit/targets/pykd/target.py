@@ -7,7 +7,7 @@ fact, the answer is what the engine prints for the matching WinDbg command throu
 ``dbgCommand`` (``!lmi`` for a module's CodeView record, ``.ecxr`` for the exception context), or
 ``None`` — never a guess.
 
-Handles come from ``!handle 0 f`` (toolkit/pykd_text.py parses it; a mutant's "Mutant Owner
+Handles come from ``!handle 0 f`` (toolkit/targets/pykd/text.py parses it; a mutant's "Mutant Owner
 pid.tid" becomes a ``MiniMutantInformation2`` record with layout "debugger").
 
 Suspend counts come from ``~``. Differences from a minidump, by design: thread names and
@@ -22,10 +22,10 @@ import bisect
 import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
-from toolkit.debug_id import DebugId
-from toolkit.errors import DumpkitError, UnreadableMemory
-from toolkit.ntstatus import exception_name
-from toolkit.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
+from toolkit.model.debug_id import DebugId
+from toolkit.model.errors import DumpkitError, UnreadableMemory
+from toolkit.model.ntstatus import exception_name
+from toolkit.model.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
                             Module, Problem, Registers, SystemInfo, Thread, UnloadedModule)
 
 # WinDbg register names, as the minidump backend spells them, so Registers compare equal.
@@ -57,7 +57,7 @@ def parse_lmi_codeview(text: str) -> Optional[Tuple[DebugId, str]]:
 
 
 class PykdTarget:
-    """The debugger's current process as a ``toolkit.target.Target`` (``pykd`` passed in)."""
+    """The debugger's current process as a ``toolkit.model.target.Target`` (``pykd`` passed in)."""
 
     def __init__(self, pykd: Any) -> None:
         self.pykd = pykd
@@ -95,7 +95,7 @@ class PykdTarget:
         """Version numbers from ``getSystemVersion``; service pack, product type and processor
         count from ``vertarget`` (pykd has no call for them). Processor level, revision and
         vendor stay None: neither carries them."""
-        from toolkit.pykd_text import parse_vertarget
+        from toolkit.targets.pykd.text import parse_vertarget
         version = self._call(self.pykd.getSystemVersion)
         extra = parse_vertarget(str(self._call(self.pykd.dbgCommand, "vertarget") or ""))
         if version is None:
@@ -120,8 +120,8 @@ class PykdTarget:
     def _build_threads(self) -> List[Thread]:
         from dataclasses import replace
 
-        from toolkit.minidump_wow64 import wow64_state
-        from toolkit.pykd_text import parse_suspend_counts
+        from toolkit.targets.minidump.wow64 import wow64_state
+        from toolkit.targets.pykd.text import parse_suspend_counts
         p = self.pykd
         current = self._call(p.getCurrentThread)
         wow64 = self.is_wow64()
@@ -210,7 +210,7 @@ class PykdTarget:
     def _with_debug_id(self, module: Module) -> Module:
         """PDB GUID/age from the debug directory in memory, else the engine's ``!lmi``."""
         from dataclasses import replace
-        from toolkit.pe import image_in_target
+        from toolkit.targets.pe.image import image_in_target
         try:
             image = image_in_target(self, module)
         except DumpkitError:
@@ -251,7 +251,7 @@ class PykdTarget:
 
     def is_wow64(self) -> bool:
         """A 64-bit system whose process has the WOW64 layer loaded (the minidump rule)."""
-        from toolkit.minidump_wow64 import WOW64_DLLS
+        from toolkit.targets.minidump.wow64 import WOW64_DLLS
 
         if self._arch is not Arch.AMD64:
             return False
@@ -297,7 +297,7 @@ class PykdTarget:
         """The process's handles as ``!handle 0 f`` prints them (user mode only; a dump written
         without handle data, or a kernel session, gives None like a dump without the stream)."""
         if "handles" not in self._cache:
-            from toolkit.pykd_text import parse_handles
+            from toolkit.targets.pykd.text import parse_handles
             text = None if self.is_kernel else self._call(self.pykd.dbgCommand, "!handle 0 f")
             self._cache["handles"] = parse_handles(str(text)) if text else None
         handles = self._cache["handles"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from typing import Dict, List, Optional, Tuple
 
-from toolkit.target import Handle, HandleObjectInfo
+from toolkit.model.target import Handle, HandleObjectInfo
 
 # ---- !handle 0 f (uext/ntsdexts, user mode) -----------------------------------------------------
 # Handle 1b0

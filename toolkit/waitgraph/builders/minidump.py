@@ -19,8 +19,8 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple
 
 from parsers.nt_tib import TEB32_HEAD, TEB64_HEAD, critical_section_layout, peb_layout
-from toolkit.errors import UnreadableMemory
-from toolkit.target import Problem, Target
+from toolkit.model.errors import UnreadableMemory
+from toolkit.model.target import Problem, Target
 from toolkit.waitgraph.builders.transcript import kind_of_type
 from toolkit.waitgraph.model import (
     EdgeKind, Evidence, Frame, GraphBuilder, ProcessInfo, ResourceKind, ResourceNode, ThreadNode,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from typing import Dict, Optional, Set, Tuple
 
-from toolkit.target import Problem
+from toolkit.model.target import Problem
 from toolkit.waitgraph.builders.transcript_parse import (
     CSRecord, ThreadObs, Transcript, parse_transcript)
 from toolkit.waitgraph.model import (
