@@ -22,7 +22,7 @@ import shutil
 import tempfile
 import zipfile
 import zlib
-from typing import IO, Callable, Dict, Optional, Tuple
+from typing import IO, Any, Callable, Dict, Optional, Tuple, Type
 
 from toolkit.model.errors import InputError
 
@@ -52,12 +52,12 @@ def decompressed_limit() -> int:
     return int(text) if text.isdigit() else DEFAULT_LIMIT
 
 
-def _zstd_reader(fh: IO[bytes]) -> IO[bytes]:
+def _zstd_reader(fh: IO[bytes]) -> Any:
     import zstandard
     return zstandard.ZstdDecompressor().stream_reader(fh, read_across_frames=True)
 
 
-def _zip_member(path: str, fh: IO[bytes]) -> Tuple[IO[bytes], str]:
+def _zip_member(path: str, fh: IO[bytes]) -> Tuple[Any, str]:
     archive = zipfile.ZipFile(fh)
     files = [i for i in archive.infolist() if not i.is_dir()]
     if len(files) != 1:
@@ -66,7 +66,7 @@ def _zip_member(path: str, fh: IO[bytes]) -> Tuple[IO[bytes], str]:
     return archive.open(files[0]), files[0].filename
 
 
-_READERS: Dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
+_READERS: Dict[str, Callable[[IO[bytes]], Any]] = {
     "xz": lambda fh: lzma.LZMAFile(fh),
     "gzip": lambda fh: gzip.GzipFile(fileobj=fh),
     "zstd": _zstd_reader,
@@ -74,12 +74,12 @@ _READERS: Dict[str, Callable[[IO[bytes]], IO[bytes]]] = {
 }
 
 # What the decoders raise on damaged input (zstandard's error is looked up lazily).
-_DECODE_ERRORS: Tuple[type, ...] = (lzma.LZMAError, zlib.error, EOFError, zipfile.BadZipFile,
+_DECODE_ERRORS: Tuple[Type[BaseException], ...] = (lzma.LZMAError, zlib.error, EOFError, zipfile.BadZipFile,
                                     gzip.BadGzipFile, NotImplementedError, RuntimeError,
                                     ValueError)
 
 
-def _decode_errors() -> Tuple[type, ...]:
+def _decode_errors() -> Tuple[Type[BaseException], ...]:
     try:
         import zstandard
         return _DECODE_ERRORS + (zstandard.ZstdError,)
