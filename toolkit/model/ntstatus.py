@@ -1,7 +1,9 @@
 """Names of exception codes (ntstatus.h / winnt.h EXCEPTION_* aliases), for ``.exr``-style output.
 
 Where winnt.h defines an ``EXCEPTION_*`` alias for a status (EXCEPTION_ACCESS_VIOLATION for
-STATUS_ACCESS_VIOLATION), that is the name WinDbg and Breakpad print, so it wins here too.
+STATUS_ACCESS_VIOLATION), that is the name WinDbg and Breakpad print, so it wins here too; every
+other NTSTATUS comes from the full [MS-ERREF] table in ``ntstatus_table``. ``FAST_FAIL_CODES`` names
+the __fastfail() codes (winnt.h) that STATUS_STACK_BUFFER_OVERRUN carries in Parameter[0].
 """
 
 from __future__ import annotations
@@ -66,9 +68,43 @@ EXCEPTION_NAMES: Dict[int, str] = {
 }
 
 
+# winnt.h FAST_FAIL_* (Parameter[0] of a 0xC0000409 raised by __fastfail / RtlFailFast).
+FAST_FAIL_CODES: Dict[int, str] = {i: "FAST_FAIL_" + n for i, n in enumerate((
+    "LEGACY_GS_VIOLATION", "VTGUARD_CHECK_FAILURE", "STACK_COOKIE_CHECK_FAILURE",
+    "CORRUPT_LIST_ENTRY", "INCORRECT_STACK", "INVALID_ARG", "GS_COOKIE_INIT", "FATAL_APP_EXIT",
+    "RANGE_CHECK_FAILURE", "UNSAFE_REGISTRY_ACCESS", "GUARD_ICALL_CHECK_FAILURE",
+    "GUARD_WRITE_CHECK_FAILURE", "INVALID_FIBER_SWITCH", "INVALID_SET_OF_CONTEXT",
+    "INVALID_REFERENCE_COUNT", None, None, None, "INVALID_JUMP_BUFFER", "MRDATA_MODIFIED",
+    "CERTIFICATION_FAILURE", "INVALID_EXCEPTION_CHAIN", "CRYPTO_LIBRARY",
+    "INVALID_CALL_IN_DLL_CALLOUT", "INVALID_IMAGE_BASE", "DLOAD_PROTECTION_FAILURE",
+    "UNSAFE_EXTENSION_CALL", "DEPRECATED_SERVICE_INVOKED", "INVALID_BUFFER_ACCESS",
+    "INVALID_BALANCED_TREE", "INVALID_NEXT_THREAD", "GUARD_ICALL_CHECK_SUPPRESSED",
+    "APCS_DISABLED", "INVALID_IDLE_STATE", "MRDATA_PROTECTION_FAILURE",
+    "UNEXPECTED_HEAP_EXCEPTION", "INVALID_LOCK_STATE", "GUARD_JUMPTABLE",
+    "INVALID_LONGJUMP_TARGET", "INVALID_DISPATCH_CONTEXT", "INVALID_THREAD",
+    "INVALID_SYSCALL_NUMBER", "INVALID_FILE_OPERATION", "LPAC_ACCESS_DENIED", "GUARD_SS_FAILURE",
+    "LOADER_CONTINUITY_FAILURE", "GUARD_EXPORT_SUPPRESSION_FAILURE", "INVALID_CONTROL_STACK",
+    "SET_CONTEXT_DENIED", "INVALID_IAT", "HEAP_METADATA_CORRUPTION",
+    "PAYLOAD_RESTRICTION_VIOLATION", "LOW_LABEL_ACCESS_DENIED", "ENCLAVE_CALL_FAILURE",
+    "UNHANDLED_LSS_EXCEPTON", "ADMINLESS_ACCESS_DENIED", "UNEXPECTED_CALL",
+    "CONTROL_INVALID_RETURN_ADDRESS", "UNEXPECTED_HOST_BEHAVIOR", "FLAGS_CORRUPTION",
+    "VEH_CORRUPTION", "ETW_CORRUPTION", "RIO_ABORT", "INVALID_PFN",
+    "GUARD_ICALL_CHECK_FAILURE_XFG", "CAST_GUARD", "HOST_VISIBILITY_CHANGE",
+    "KERNEL_CET_SHADOW_STACK_ASSIST", "PATCH_CALLBACK_FAILED", "NTDLL_PATCH_FAILED",
+    "INVALID_FLS_DATA")) if n is not None}
+FAST_FAIL_CODES[0xFFFFFFFF] = "FAST_FAIL_INVALID_FAST_FAIL_CODE"
+
+
 def exception_name(code: int) -> Optional[str]:
-    """The winnt.h/ntstatus.h name of ``code``, or None when it is not in the table."""
-    return EXCEPTION_NAMES.get(code & 0xFFFFFFFF)
+    """The winnt.h alias or the ntstatus name of ``code``, or None when no table names it."""
+    from toolkit.model.ntstatus_table import NTSTATUS_NAMES
+    code &= 0xFFFFFFFF
+    return EXCEPTION_NAMES.get(code) or NTSTATUS_NAMES.get(code)
 
 
-__all__ = ["EXCEPTION_NAMES", "exception_name"]
+def fast_fail_name(code: int) -> Optional[str]:
+    """``FAST_FAIL_FATAL_APP_EXIT`` for 7 and so on; None for codes winnt.h does not name."""
+    return FAST_FAIL_CODES.get(code & 0xFFFFFFFF)
+
+
+__all__ = ["EXCEPTION_NAMES", "FAST_FAIL_CODES", "exception_name", "fast_fail_name"]

@@ -1,0 +1,155 @@
+"""Our analysis in rust-minidump's ``minidump-stackwalk --json`` schema, so pipelines built on
+rust-minidump (Socorro's processor, siggen's ``signify``) take dumpkit's output unchanged.
+
+Schema: https://github.com/rust-minidump/rust-minidump/blob/master/minidump-processor/json-schema.md
+(keys checked against minidump-stackwalk 0.25 on the corpus: tests/commands/test_analyze_peer.py).
+Conventions copied from it: hex strings padded to pointer width, caller frames' ``offset`` is the
+return address minus one (the call instruction's last byte) with ``module_offset`` and
+``function_offset`` counted from there, trust names context/cfi/cfi_scan/frame_pointer/scan (our
+``scan_callsite`` is a scan to rust-minidump), ``system_info.os`` is "Windows NT".
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence
+
+from toolkit.model.target import Module, SystemInfo, Target, Thread
+from toolkit.unwind.trust import Frame, Trust
+
+_TRUST = {Trust.CONTEXT: "context", Trust.CFI: "cfi", Trust.CFI_SCAN: "cfi_scan",
+          Trust.FRAME_POINTER: "frame_pointer", Trust.SCAN_CALLSITE: "scan", Trust.SCAN: "scan"}
+
+
+def hx(value: Optional[int], ptr: int) -> Optional[str]:
+    if value is None:
+        return None
+    return f"0x{value & ((1 << (8 * ptr)) - 1):0{ptr * 2}x}"
+
+
+def frame_json(frame: Frame, loc: Any, ptr: int, with_registers: bool) -> Dict[str, Any]:
+    caller = frame.trust is not Trust.CONTEXT
+    at = frame.ip - 1 if caller else frame.ip
+    module = loc.module if loc is not None else None
+    base = loc.module_base if loc is not None else None
+    function = loc.symbol if loc is not None else None
+    doc: Dict[str, Any] = {
+        "file": loc.file if loc is not None and function else None,
+        "frame": frame.index,
+        "function": function,
+        "function_offset": hx(loc.displacement - (1 if caller else 0), 4)
+        if function else None,
+        "inlines": ([{"file": i.file, "function": i.function, "line": i.line}
+                     for i in loc.inlines] or None) if loc is not None else None,
+        "line": loc.line if loc is not None and function else None,
+        "missing_symbols": bool(module) and getattr(loc.status, "value", "") in ("missing",
+                                                                                 "export"),
+        "module": module,
+        "module_offset": hx(at - base, ptr) if base is not None else None,
+        "offset": hx(at, ptr),
+        "trust": _TRUST.get(frame.trust, "scan"),
+        "unloaded_modules": None,
+    }
+    if with_registers:
+        doc["registers"] = {k: hx(v, ptr) for k, v in sorted(frame.registers.items())}
+    return doc
+
+
+def thread_json(thread: Thread, stack: Any, ptr: int) -> Dict[str, Any]:
+    frames: List[Dict[str, Any]] = []
+    if stack is not None:
+        frames = [frame_json(f, loc, ptr, with_registers=f.index == 0)
+                  for f, loc in zip(stack.frames, stack.locations)]
+    return {"frame_count": len(frames), "frames": frames, "last_error_value": None,
+            "thread_id": thread.tid, "thread_name": thread.name}
+
+
+def module_json(module: Module, ptr: int, symbols: Any) -> Dict[str, Any]:
+    status = getattr(getattr(symbols, "status", None), "value", None)
+    loaded = status in ("exact", "mismatched") and getattr(symbols, "kind", None) in ("pdb",
+                                                                                      "sym")
+    return {
+        "base_addr": hx(module.base, ptr),
+        "cert_subject": None,
+        "code_id": module.code_id.lower() if module.code_id else None,
+        "corrupt_symbols": False,
+        "debug_file": module.pdb_name,
+        "debug_id": str(module.debug_id) if module.debug_id else None,
+        "end_addr": hx(module.end, ptr),
+        "filename": module.name,
+        "loaded_symbols": loaded,
+        "missing_symbols": symbols is not None and not loaded,
+        "symbol_url": None,
+        "version": module.version,
+    }
+
+
+def system_json(s: SystemInfo, cpu_info: Optional[str] = None) -> Dict[str, Any]:
+    ver = s.os_version or ""
+    if s.csd_version:
+        ver = f"{ver} {s.csd_version}"
+    return {"cpu_arch": s.arch.value, "cpu_count": s.processor_count,
+            "cpu_info": cpu_info, "cpu_microcode_version": None,
+            "os": "Windows NT" if s.platform == "windows" else s.platform, "os_ver": ver or None}
+
+
+def stackwalk_document(target: Target, *, threads: Sequence[Thread], stacks: Dict[int, Any],
+                       crashing_index: Optional[int], crash_info: Dict[str, Any],
+                       symbols: Dict[int, Any]) -> Dict[str, Any]:
+    """The whole ``minidump-stackwalk --json`` object. ``stacks`` maps tid -> ThreadStack,
+    ``symbols`` maps module base -> ModuleSymbols (absent: not looked up)."""
+    ptr = target.pointer_size
+    modules = sorted(target.modules(), key=lambda m: m.base)
+    thread_docs = [thread_json(t, stacks.get(t.tid), ptr) for t in threads]
+    crashing = None
+    if crashing_index is not None:
+        crashing = dict(thread_docs[crashing_index], threads_index=crashing_index)
+    main = _main_module(target, modules)
+    misc = target.misc_info()
+    doc: Dict[str, Any] = {
+        "crash_info": dict(crash_info, crashing_thread=crashing_index),
+        "crashing_thread": crashing,
+        "handles": None,
+        "linux_memory_map_count": None,
+        "lsb_release": None,
+        "mac_boot_args": None,
+        "mac_crash_info": None,
+        "main_module": main,
+        "modules": [module_json(m, ptr, symbols.get(m.base)) for m in modules],
+        "modules_contains_cert_info": False,
+        "pid": misc.process_id if misc is not None else target.process_id,
+        "proc_limits": None,
+        "soft_errors": None,
+        "status": "OK",
+        "system_info": system_json(target.system_info(), _cpu_info(target.system_info())),
+        "thread_count": len(threads),
+        "threads": thread_docs,
+        "unloaded_modules": [{"base_addr": hx(u.base, ptr), "cert_subject": None,
+                              "code_id": None, "end_addr": hx(u.base + u.size, ptr),
+                              "filename": u.name} for u in target.unloaded_modules()],
+    }
+    if crashing is None:
+        del doc["crashing_thread"]       # rust-minidump leaves the key out when nothing crashed
+    return doc
+
+
+def _main_module(target: Target, modules: List[Module]) -> Optional[int]:
+    """rust-minidump's main_module: the first module listed in the dump (the executable)."""
+    listed = target.modules()
+    if not listed:
+        return None
+    first = listed[0]
+    for i, m in enumerate(modules):
+        if m.base == first.base:
+            return i
+    return None
+
+
+def _cpu_info(s: SystemInfo) -> Optional[str]:
+    if s.processor_level is None or s.processor_revision is None:
+        return None
+    model, stepping = s.processor_revision >> 8, s.processor_revision & 0xFF
+    text = f"family {s.processor_level} model {model} stepping {stepping}"
+    return f"{s.cpu_vendor} {text}" if s.cpu_vendor else text
+
+
+__all__ = ["stackwalk_document", "frame_json", "thread_json", "module_json", "system_json"]
