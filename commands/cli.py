@@ -23,6 +23,7 @@ COMMANDS = [
     ("scan", "commands.scan", "scan"),
     ("patch-check", "commands.patch_check", "patch_check"),
     ("exchain", "commands.exchain", "exchain"),
+    ("analyze", "commands.analyze", "analyze"),
 ]
 
 
