@@ -277,7 +277,8 @@ def _wait_analysis(target: Target, resolver: Any, problems: List[Problem]) -> An
 def _seh(target: Target, system: Any, exc: Any, policy: Optional[str], resolver: Any,
          problems: List[Problem]) -> Tuple[Any, Optional[str]]:
     """x86 (and WOW64) only: the crashing thread's SEH chain under the OS's policy."""
-    wow64 = bool(getattr(target, "is_wow64", False))
+    is_wow64 = getattr(target, "is_wow64", None)
+    wow64 = bool(is_wow64()) if callable(is_wow64) else False
     if exc is None or (target.arch is not Arch.X86 and not wow64):
         return None, None
     from toolkit.seh.exchain import exchain

@@ -42,9 +42,26 @@ def frame_label(loc: Any, *, caller: bool = False) -> str:
     if loc is None or loc.module is None:
         return "unknown"
     if loc.symbol:
-        return f"{loc.module}!{_clean(loc.symbol)}"
+        return f"{loc.module}!{_clean(function_name(loc.symbol))}"
     base = loc.module_base if loc.module_base is not None else 0
     return f"{loc.module}+{loc.address - base:#x}"
+
+
+def function_name(symbol: str) -> str:
+    """The function without its parameter list: ``crash_read(int const *)`` -> ``crash_read``
+    (WinDbg's buckets name functions so; overloads share a bucket)."""
+    text = symbol.strip()
+    if text.endswith(" const"):
+        text = text[:-6].rstrip()
+    if not text.endswith(")"):
+        return text
+    depth = 0
+    for i in range(len(text) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(text[i], 0)
+        if depth == 0:
+            head = text[:i].rstrip()
+            return head if head and not head.endswith("operator") else text
+    return text
 
 
 def make_bucket(failure_class: str, code: Optional[int], label: str) -> str:
@@ -57,4 +74,4 @@ def _clean(name: str) -> str:
     return _UNSAFE.sub("_", name.strip())
 
 
-__all__ = ["SYSTEM_MODULES", "blamed_frame", "frame_label", "make_bucket"]
+__all__ = ["SYSTEM_MODULES", "blamed_frame", "frame_label", "function_name", "make_bucket"]

@@ -16,6 +16,14 @@ from typing import Any, Dict, List, Optional, Sequence
 from toolkit.model.target import Module, SystemInfo, Target, Thread
 from toolkit.unwind.trust import Frame, Trust
 
+# The registers rust-minidump lists for the crashing thread's frame 0 (its "valid" set).
+_REGISTERS = {
+    4: {"eax": "eax", "ebx": "ebx", "ecx": "ecx", "edx": "edx", "esi": "esi", "edi": "edi",
+        "ebp": "ebp", "esp": "esp", "eip": "eip", "efl": "eflags"},
+    8: {r: r for r in ("rax", "rbx", "rcx", "rdx", "rsi", "rdi", "rbp", "rsp", "r8", "r9", "r10",
+                       "r11", "r12", "r13", "r14", "r15", "rip")},
+}
+
 _TRUST = {Trust.CONTEXT: "context", Trust.CFI: "cfi", Trust.CFI_SCAN: "cfi_scan",
           Trust.FRAME_POINTER: "frame_pointer", Trust.SCAN_CALLSITE: "scan", Trust.SCAN: "scan"}
 
@@ -50,14 +58,21 @@ def frame_json(frame: Frame, loc: Any, ptr: int, with_registers: bool) -> Dict[s
         "unloaded_modules": None,
     }
     if with_registers:
-        doc["registers"] = {k: hx(v, ptr) for k, v in sorted(frame.registers.items())}
+        names = _REGISTERS.get(ptr)
+        regs = frame.registers
+        if names is None:                       # arm64: every register the context holds
+            doc["registers"] = {k: hx(v, ptr) for k, v in sorted(regs.items())}
+        else:
+            doc["registers"] = {out: hx(regs[ours], ptr) for ours, out in
+                                sorted(names.items(), key=lambda kv: kv[1]) if ours in regs}
     return doc
 
 
-def thread_json(thread: Thread, stack: Any, ptr: int) -> Dict[str, Any]:
+def thread_json(thread: Thread, stack: Any, ptr: int, crashing: bool = False) -> Dict[str, Any]:
+    """One ``threads[]`` entry; the ``crashing_thread`` copy adds frame 0's registers."""
     frames: List[Dict[str, Any]] = []
     if stack is not None:
-        frames = [frame_json(f, loc, ptr, with_registers=f.index == 0)
+        frames = [frame_json(f, loc, ptr, with_registers=crashing and f.index == 0)
                   for f, loc in zip(stack.frames, stack.locations)]
     return {"frame_count": len(frames), "frames": frames, "last_error_value": None,
             "thread_id": thread.tid, "thread_name": thread.name}
@@ -102,7 +117,9 @@ def stackwalk_document(target: Target, *, threads: Sequence[Thread], stacks: Dic
     thread_docs = [thread_json(t, stacks.get(t.tid), ptr) for t in threads]
     crashing = None
     if crashing_index is not None:
-        crashing = dict(thread_docs[crashing_index], threads_index=crashing_index)
+        t = threads[crashing_index]
+        crashing = dict(thread_json(t, stacks.get(t.tid), ptr, crashing=True),
+                        threads_index=crashing_index)
     main = _main_module(target, modules)
     misc = target.misc_info()
     doc: Dict[str, Any] = {
