@@ -132,3 +132,19 @@ def test_cli_reads_a_zstd_dump_and_refuses_a_damaged_one_in_one_line(tmp_path):
                          timeout=120)
     assert out.returncode == 2 and "Traceback" not in out.stderr
     assert out.stderr.startswith("InputError: ") and len(out.stderr.splitlines()) == 1
+
+
+SEH_SAMPLE = SAMPLES / "dumps" / "seh_x86-full-trim-cv.dmp"
+
+
+@pytest.mark.parametrize("argv", [["info"], ["stack"], ["scan"], ["exchain"], ["debugdir"],
+                                  ["deadlock"], ["analyze"]], ids=lambda a: a[0])
+def test_every_dump_command_reads_an_xz_dump_like_the_plain_one(tmp_path, argv):
+    packed = tmp_path / "seh.dmp.xz"
+    packed.write_bytes(lzma.compress(SEH_SAMPLE.read_bytes()))
+    plain = subprocess.run(_dumpkit() + argv + ["--json", str(SEH_SAMPLE)], capture_output=True,
+                           text=True, timeout=300)
+    xz = subprocess.run(_dumpkit() + argv + ["--json", str(packed)], capture_output=True,
+                        text=True, timeout=300)
+    assert plain.returncode == xz.returncode == 0, xz.stderr
+    assert xz.stdout.replace(str(packed), str(SEH_SAMPLE)) == plain.stdout

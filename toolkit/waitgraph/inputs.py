@@ -21,9 +21,10 @@ MAX_TRANSCRIPT_BYTES = 512 * 1024 * 1024
 
 def load_graph(path: str, symbol_path: Optional[str] = None) -> WaitGraph:
     """The wait graph of one input file (``symbol_path`` names symbols for dumps' stacks)."""
+    from toolkit.targets.compressed import compression_of
     with open(path, "rb") as handle:
-        head = handle.read(4)
-    if head == b"MDMP":
+        head = handle.read(8)
+    if head[:4] == b"MDMP" or compression_of(head) is not None:   # compressed: a dump
         return _dump_graph(path, symbol_path)
     with open(path, "rb") as handle:
         data = handle.read(MAX_TRANSCRIPT_BYTES + 1)

@@ -60,12 +60,13 @@ class DebugDirReport:
 def debugdir_report(path: Union[str, "os.PathLike[str]"]) -> DebugDirReport:
     name = os.fspath(path)
     with open(path, "rb") as fh:
-        head = fh.read(4)
+        head = fh.read(8)
     if head[:2] == b"MZ":
         image = PeImage.from_file(path)
         module = ModuleImage(image.name, image.image_base, image.size_of_image, image)
         return DebugDirReport(name, "pe", image.pointer_size, (module,))
-    if head == b"MDMP":
+    from toolkit.targets.compressed import compression_of
+    if head[:4] == b"MDMP" or compression_of(head) is not None:    # compressed: a dump, unpacked
         from toolkit.targets.open import open_target
         return report_for_target(open_target(path), name)
     with open(path, "rb") as fh:
