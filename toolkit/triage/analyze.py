@@ -158,7 +158,7 @@ def analyze_target(target: Target, *, symbol_path: Optional[str] = None,
     module = target.module_at(blamed.address) if blamed is not None else None
     wait = None
     if summary is None or summary.kind == "breakpoint":
-        wait = _wait_analysis(target, resolver, problems)
+        wait = _wait_analysis(target, resolver, problems, ctx, stacks)
     failure = _failure_class(summary, access, wait)
     seh, seh_policy = _seh(target, system, exc, policy, resolver, problems)
     return Analysis(
@@ -263,11 +263,13 @@ def _symbol_status(ctx: Any, target: Target, locations: Any) -> Tuple[ModuleSymb
     return tuple(out)
 
 
-def _wait_analysis(target: Target, resolver: Any, problems: List[Problem]) -> Any:
+def _wait_analysis(target: Target, resolver: Any, problems: List[Problem], ctx: Any,
+                   stacks: Dict[int, Any]) -> Any:
     from toolkit.waitgraph.builders.minidump import build_from_target
     from toolkit.waitgraph.inputs import report_for_graphs
     try:
-        graph = build_from_target(target, getattr(target, "path", "<target>"), resolver)
+        graph = build_from_target(target, getattr(target, "path", "<target>"), resolver,
+                                  ctx=ctx, stacks=stacks)
         return report_for_graphs([graph])
     except DumpkitError as err:
         problems.append(Problem("analyze.waitgraph", str(err)))

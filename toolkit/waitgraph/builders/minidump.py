@@ -74,8 +74,11 @@ def read_critical_section(target: Target, address: int) -> CriticalSectionState:
                                 "vista" if new else "nt5")
 
 
-def build_from_target(target: Target, source: str, resolver: Any = None) -> WaitGraph:
-    """The wait graph of one dump (one process)."""
+def build_from_target(target: Target, source: str, resolver: Any = None, *, ctx: Any = None,
+                      stacks: Optional[Dict[int, Any]] = None) -> WaitGraph:
+    """The wait graph of one dump (one process). A caller that already walked the threads
+    (``analyze``) passes its WalkContext and ``stacks`` (tid -> ThreadStack) so they are not
+    walked twice."""
     from toolkit.stackwalk.context import WalkContext
 
     b = GraphBuilder()
@@ -88,10 +91,10 @@ def build_from_target(target: Target, source: str, resolver: Any = None) -> Wait
               else ProcessInfo(0))
     handles = _add_mutants(b, target, pid, source)
     loader_lock = _add_loader_lock(b, target, pid, threads, source)
-    ctx = WalkContext(target, resolver)
+    ctx = ctx if ctx is not None else WalkContext(target, resolver)
     builder = _Waits(b, target, ctx, pid, source, handles, loader_lock)
     for thread in threads:
-        builder.thread(thread)
+        builder.thread(thread, (stacks or {}).get(thread.tid))
     builder.finish()
     return b.build()
 
@@ -104,11 +107,12 @@ class _Waits:
         self.no_context: List[int] = []
         self.read_cs: Dict[int, Optional[CriticalSectionState]] = {}
 
-    def thread(self, thread) -> None:
+    def thread(self, thread, stack: Any = None) -> None:
         from toolkit.stackwalk.walker import walk_thread
         from toolkit.waitgraph.dump_waits import thread_wait, wait_calls
 
-        stack = walk_thread(self.ctx, thread)
+        if stack is None:
+            stack = walk_thread(self.ctx, thread)
         if not stack.frames:
             self.no_context.append(thread.tid)
             self.b.add(ThreadNode(self.pid, thread.tid))
