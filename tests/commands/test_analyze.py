@@ -161,3 +161,23 @@ def test_not_a_dump_is_one_line_and_exit_2(tmp_path):
     out = dumpkit("analyze", str(junk), check=False)
     assert out.returncode == 2 and out.stderr.startswith("InputError: ")
     assert len(out.stderr.splitlines()) == 1
+
+
+IDENTITY = ("base_addr", "end_addr", "filename", "code_id", "debug_file", "debug_id", "version")
+
+
+@pytest.mark.parametrize("rel", ["breakpad/processor/minidump2.dmp",
+                                 "breakpad/processor/tiny-exe-fastfail.dmp",
+                                 "electron-node-minidump/windows.dmp",
+                                 "wine/dumps/crash-i686-nocrt-ext-rich.dmp"])
+def test_stackwalk_modules_and_unloaded_modules_match_rust_minidump(rel):
+    dump = corpus_path(rel)
+    theirs = json.loads(stackwalk_json(dump))
+    ours = json.loads(dumpkit("analyze", "--format", "minidump-stackwalk", str(dump)).stdout)
+    assert [[m[k] for k in IDENTITY] for m in ours["modules"]] == \
+        [[m[k] for k in IDENTITY] for m in theirs["modules"]]
+    assert ours["unloaded_modules"] == theirs["unloaded_modules"]
+    assert (ours["main_module"], ours["pid"], ours["thread_count"]) == \
+        (theirs["main_module"], theirs["pid"], theirs["thread_count"])
+    assert ours["crash_info"]["type"] == theirs["crash_info"]["type"]
+    assert ours["crash_info"]["address"] == theirs["crash_info"]["address"]

@@ -22,7 +22,9 @@ from full_dumps import full_dump
 from tests.conftest import corpus_path
 from tests.corpus.test_all_dumps import FULL_XZ, WINDOWS
 from tests.triage_peers import breakpad_symbol_tree, stackwalk_json
-from toolkit.triage.analyze import analyze_file
+from toolkit.symbols.resolver import Resolver
+from toolkit.targets.open import open_target
+from toolkit.triage.analyze import analyze_target
 
 CASES = WINDOWS + [f"wine/dumps/{name}.dmp.xz" for name in FULL_XZ]
 
@@ -54,13 +56,21 @@ def first_difference(ours, theirs) -> str:
     return f"walks differ in length: ours {len(ours)} frames, rust-minidump {len(theirs)}"
 
 
+@pytest.fixture(scope="module")
+def symcache_dir(tmp_path_factory) -> Path:
+    """A private SymCache directory: symbols cached from other runs (a PDB where the tree holds
+    the .sym) must not make our side read other symbols than the peer."""
+    return tmp_path_factory.mktemp("symcache")
+
+
 @pytest.mark.parametrize("rel", CASES)
-def test_socorro_signature_equals_signify_on_rust_minidump_output(rel):
+def test_socorro_signature_equals_signify_on_rust_minidump_output(rel, symcache_dir):
     tree = breakpad_symbol_tree()
     ours_path = corpus_path(rel)
     peer_path = full_dump(rel) if rel.endswith(".xz") else ours_path
     peer = json.loads(stackwalk_json(peer_path, tree))
-    ours = analyze_file(str(ours_path), symbol_path=str(tree))
+    resolver = Resolver.from_symbol_path(str(tree), cache_dir=symcache_dir)
+    ours = analyze_target(open_target(ours_path), resolver=resolver)
     a, b = signature_frames(ours.stackwalk), signature_frames(peer)
     theirs = signify(peer)
     if [f[:2] for f in a] != [f[:2] for f in b]:

@@ -78,17 +78,22 @@ def thread_json(thread: Thread, stack: Any, ptr: int, crashing: bool = False) ->
             "thread_id": thread.tid, "thread_name": thread.name}
 
 
-def module_json(module: Module, ptr: int, symbols: Any) -> Dict[str, Any]:
+def module_json(module: Module, ptr: int, symbols: Any, on_stack: bool = True) -> Dict[str, Any]:
+    """One ``modules[]`` entry. rust-minidump reports symbols only for modules some frame is
+    in: ``loaded_symbols`` when a symbol file was loaded, ``missing_symbols`` when it was
+    looked for and not found; modules no frame touches get neither, whatever our scanner
+    consulted on the way."""
     status = getattr(getattr(symbols, "status", None), "value", None)
-    loaded = status in ("exact", "mismatched") and getattr(symbols, "kind", None) in ("pdb",
-                                                                                      "sym")
+    loaded = on_stack and status in ("exact", "mismatched") and \
+        getattr(symbols, "kind", None) in ("pdb", "sym")
+    symbols = symbols if on_stack else None
     return {
         "base_addr": hx(module.base, ptr),
         "cert_subject": None,
         "code_id": module.code_id.lower() if module.code_id else None,
         "corrupt_symbols": False,
-        "debug_file": module.pdb_name,
-        "debug_id": str(module.debug_id) if module.debug_id else None,
+        "debug_file": _basename(module.pdb_name) or "",          # rust-minidump: "" and
+        "debug_id": str(module.debug_id) if module.debug_id else "0" * 33,   # zeros if none
         "end_addr": hx(module.end, ptr),
         "filename": module.name,
         "loaded_symbols": loaded,
@@ -96,6 +101,13 @@ def module_json(module: Module, ptr: int, symbols: Any) -> Dict[str, Any]:
         "symbol_url": None,
         "version": module.version,
     }
+
+
+def _basename(path: Optional[str]) -> Optional[str]:
+    """rust-minidump names the debug file without the build machine's directories."""
+    if path is None:
+        return None
+    return path.replace("\\", "/").rsplit("/", 1)[-1]
 
 
 def system_json(s: SystemInfo, cpu_info: Optional[str] = None) -> Dict[str, Any]:
@@ -113,7 +125,7 @@ def stackwalk_document(target: Target, *, threads: Sequence[Thread], stacks: Dic
     """The whole ``minidump-stackwalk --json`` object. ``stacks`` maps tid -> ThreadStack,
     ``symbols`` maps module base -> ModuleSymbols (absent: not looked up)."""
     ptr = target.pointer_size
-    modules = sorted(target.modules(), key=lambda m: m.base)
+    modules = list(target.modules())                  # the dump's order, as rust-minidump keeps
     thread_docs = [thread_json(t, stacks.get(t.tid), ptr) for t in threads]
     crashing = None
     if crashing_index is not None:
@@ -121,17 +133,20 @@ def stackwalk_document(target: Target, *, threads: Sequence[Thread], stacks: Dic
         crashing = dict(thread_json(t, stacks.get(t.tid), ptr, crashing=True),
                         threads_index=crashing_index)
     main = _main_module(target, modules)
+    framed = {loc.module_base for st in stacks.values() for loc in st.locations
+              if loc is not None and loc.module_base is not None}
     misc = target.misc_info()
     doc: Dict[str, Any] = {
         "crash_info": dict(crash_info, crashing_thread=crashing_index),
         "crashing_thread": crashing,
-        "handles": None,
+        "handles": _handles(target),
         "linux_memory_map_count": None,
         "lsb_release": None,
         "mac_boot_args": None,
         "mac_crash_info": None,
         "main_module": main,
-        "modules": [module_json(m, ptr, symbols.get(m.base)) for m in modules],
+        "modules": [module_json(m, ptr, symbols.get(m.base), m.base in framed)
+                    for m in modules],
         "modules_contains_cert_info": False,
         "pid": misc.process_id if misc is not None else target.process_id,
         "proc_limits": None,
@@ -141,7 +156,9 @@ def stackwalk_document(target: Target, *, threads: Sequence[Thread], stacks: Dic
         "thread_count": len(threads),
         "threads": thread_docs,
         "unloaded_modules": [{"base_addr": hx(u.base, ptr), "cert_subject": None,
-                              "code_id": None, "end_addr": hx(u.base + u.size, ptr),
+                              "code_id": (f"{u.timestamp:08x}{u.size:x}"
+                                          if u.timestamp is not None else None),
+                              "end_addr": hx(u.base + u.size, ptr),
                               "filename": u.name} for u in target.unloaded_modules()],
     }
     if crashing is None:
@@ -151,14 +168,16 @@ def stackwalk_document(target: Target, *, threads: Sequence[Thread], stacks: Dic
 
 def _main_module(target: Target, modules: List[Module]) -> Optional[int]:
     """rust-minidump's main_module: the first module listed in the dump (the executable)."""
-    listed = target.modules()
-    if not listed:
+    return 0 if modules else None
+
+
+def _handles(target: Target) -> Optional[List[Dict[str, Any]]]:
+    """HandleDataStream rows as rust-minidump lists them; None when the dump has none."""
+    handles = target.handles()
+    if handles is None:
         return None
-    first = listed[0]
-    for i, m in enumerate(modules):
-        if m.base == first.base:
-            return i
-    return None
+    return [{"handle": h.handle, "object_name": h.object_name, "type_name": h.type_name}
+            for h in handles]
 
 
 def _cpu_info(s: SystemInfo) -> Optional[str]:
