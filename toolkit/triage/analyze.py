@@ -98,12 +98,13 @@ class Analysis:
 
 
 def analyze_file(path: str, *, symbol_path: Optional[str] = None,
-                 policy: Optional[str] = None) -> Analysis:
-    """Open ``path`` (plain or compressed) and analyze it; InputError subclasses on bad input."""
+                 policy: Optional[str] = None, resolver: Any = None) -> Analysis:
+    """Open ``path`` (plain or compressed) and analyze it; InputError subclasses on bad input.
+    A caller analysing many dumps passes one ``resolver`` so symbols load once per process."""
     from toolkit.targets.open import open_target
     target = open_target(path)
     try:
-        return analyze_target(target, symbol_path=symbol_path, policy=policy)
+        return analyze_target(target, symbol_path=symbol_path, policy=policy, resolver=resolver)
     finally:
         close = getattr(target, "close", None)
         if close is not None:

@@ -67,3 +67,12 @@ def test_bad_input_raises_an_input_error(tmp_path):
 def test_unknown_policy_is_an_input_error():
     with pytest.raises(InputError, match="unknown SEH policy"):
         analyze_file(str(SAMPLES / "dumps" / "seh_x86-normal.dmp"), policy="xp")
+
+
+def test_one_resolver_serves_many_dumps():
+    from toolkit.symbols.resolver import Resolver
+    resolver = Resolver.from_symbol_path(SYMBOLS)
+    a = analyze_file(str(CRASH), resolver=resolver)
+    b = analyze_file(str(SAMPLES / "dumps" / "crash_x64-full-trim-cv.dmp"), resolver=resolver)
+    assert a.bucket == b.bucket == "NULL_CLASS_PTR_READ_c0000005_crash_x64.exe!crash_read"
+    assert len({s.module.name for s in resolver.loaded()} & {"crash_x64.exe"}) == 1
