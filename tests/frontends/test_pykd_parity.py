@@ -52,6 +52,7 @@ UNKNOWABLE = {
     "processor_level", "processor_revision", "cpu_vendor",  # neither getSystemVersion nor vertarget
     "memory_info_count",                                   # no VirtualQuery-list call
     "debug_id_source",                                     # same id: "image"/"engine" vs "cv_record"
+    "dump_timestamp",                                      # analyze: the dump header's, no pykd call
 }
 
 
@@ -136,6 +137,9 @@ WITH_SYMBOLS = [
      ["-y", str(SAMPLE_BIN)]),
     ("symbolize", SAMPLES / "dumps/crash_x64-normal.dmp", ["-y", str(SAMPLE_BIN)]),
     ("symbolize", CORPUS / "breakpad/processor/minidump2.dmp", ["-y", str(BREAKPAD_SYMBOLS)]),
+    ("analyze", SAMPLES / "dumps/crash_x64-normal.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("analyze", SAMPLES / "dumps/seh_x86-full-trim-cv.dmp", ["-y", str(SAMPLE_BIN)]),
+    ("analyze", CORPUS / "breakpad/processor/minidump2.dmp", ["-y", str(BREAKPAD_SYMBOLS)]),
 ]
 # Commands that print no symbol names, so the runs above leave them out.
 NAMES_NOTHING = {"info", "debugdir"}
