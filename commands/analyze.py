@@ -17,6 +17,8 @@ from toolkit.triage.analyze import Analysis, analyze_target
 @click.argument("dump", required=False, type=click.Path(dir_okay=False))
 @click.option("--symbol-path", "-y", default=None,
               help="Symbol path (_NT_SYMBOL_PATH syntax); default: $_NT_SYMBOL_PATH.")
+@click.option("--allow-mismatch", is_flag=True,
+              help="Use symbol files whose debug id differs (marked mismatched).")
 @click.option("--policy", type=click.Choice(["2003", "vista", "win10"]), default=None,
               help="SEH policy for x86 chains; default: from the dump's OS version.")
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (dumpkit schema).")
@@ -25,11 +27,12 @@ from toolkit.triage.analyze import Analysis, analyze_target
               help="minidump-stackwalk: rust-minidump's `minidump-stackwalk --json` schema.")
 @click.pass_context
 def analyze(ctx: click.Context, dump: Optional[str], symbol_path: Optional[str],
-            policy: Optional[str], as_json: bool, fmt: str) -> None:
+            allow_mismatch: bool, policy: Optional[str], as_json: bool, fmt: str) -> None:
     """Exception, faulting access and instruction, crashing stack, symbols, SEH, wait chains,
     and the crash's bucket and Socorro signature."""
     target = load_target(ctx, dump)
-    report = analyze_target(target, policy=policy, resolver=symbol_resolver(ctx, symbol_path))
+    resolver = symbol_resolver(ctx, symbol_path, allow_mismatch=allow_mismatch)
+    report = analyze_target(target, policy=policy, resolver=resolver)
     if fmt == "minidump-stackwalk":
         click.echo(json.dumps(report.stackwalk, indent=2))
     elif as_json or fmt == "json":

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -181,3 +183,32 @@ def test_stackwalk_modules_and_unloaded_modules_match_rust_minidump(rel):
         (theirs["main_module"], theirs["pid"], theirs["thread_count"])
     assert ours["crash_info"]["type"] == theirs["crash_info"]["type"]
     assert ours["crash_info"]["address"] == theirs["crash_info"]["address"]
+
+
+def _symbol_status(tmp_path, *options):
+    """analyze with a fresh symbol cache (XDG_CACHE_HOME), so the symbol path decides."""
+    env = dict(os.environ, XDG_CACHE_HOME=str(tmp_path / "cache"))
+    exe = BIN / "dumpkit"
+    cmd = [str(exe)] if exe.exists() else [sys.executable, "-m", "toolkit"]
+    out = subprocess.run(cmd + ["analyze", "--json", *options, str(CRASH_FULL)],
+                         capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr
+    return {s["module"]: s for s in json.loads(out.stdout)["symbol_status"]}
+
+
+def test_symbol_status_says_where_the_symbols_were_found(tmp_path):
+    status = _symbol_status(tmp_path, "-y", str(SAMPLES / "bin"))
+    assert status["crash_x64.exe"]["status"] == "exact"
+    assert Path(status["crash_x64.exe"]["source"]).resolve() == \
+        (SAMPLES / "bin" / "crash_x64.pdb").resolve()
+    assert status["ntdll.dll"]["status"] == "missing" and status["ntdll.dll"]["reason"]
+
+
+def test_symbol_status_names_a_refused_file_of_another_id(tmp_path):
+    wrong = tmp_path / "syms"
+    wrong.mkdir()
+    shutil.copyfile(SAMPLES / "bin" / "seh_x86.pdb", wrong / "crash_x64.pdb")
+    status = _symbol_status(tmp_path, "-y", str(wrong))["crash_x64.exe"]
+    assert status["status"] == "id_mismatch" and "crash_x64.pdb: carries" in status["reason"]
+    allowed = _symbol_status(tmp_path, "-y", str(wrong), "--allow-mismatch")["crash_x64.exe"]
+    assert allowed["status"] == "mismatched"

@@ -32,7 +32,7 @@ class ModuleSymbolStatus:
 
     module: str
     debug_id: Optional[str]
-    status: str                     # exact | export | mismatched | missing
+    status: str                     # exact | export | mismatched | id_mismatch | missing
     kind: Optional[str]             # pdb | sym | pe
     source: Optional[str]           # the file used
     reason: Optional[str]
@@ -173,7 +173,7 @@ def analyze_target(target: Target, *, symbol_path: Optional[str] = None,
         dump_timestamp=getattr(target, "timestamp", None),
         pointer_size=ptr, failure_class=failure, exception=summary, access=access,
         instruction=instruction, crashing_thread_id=crash_tid, stack=stack,
-        symbol_status=_symbol_status(ctx, target, locations), seh=seh, seh_policy=seh_policy,
+        symbol_status=_symbol_status(ctx, target, locations, resolver), seh=seh, seh_policy=seh_policy,
         wait_analysis=wait, signature=signature, stackwalk=doc,
         problems=tuple(problems) + tuple(ctx.problems))
 
@@ -242,7 +242,11 @@ def _symbols_by_base(ctx: Any, target: Target) -> Dict[int, Any]:
     return found
 
 
-def _symbol_status(ctx: Any, target: Target, locations: Any) -> Tuple[ModuleSymbolStatus, ...]:
+def _symbol_status(ctx: Any, target: Target, locations: Any,
+                   resolver: Any) -> Tuple[ModuleSymbolStatus, ...]:
+    """Per module on the stack: ``exact`` (found, path in ``source``), ``export`` (names from
+    the image's exports only), ``mismatched`` (a file of another id, used on --allow-mismatch),
+    ``id_mismatch`` (a file of that name with another id was found and refused), ``missing``."""
     out: List[ModuleSymbolStatus] = []
     seen = set()
     for loc in locations:
@@ -254,14 +258,29 @@ def _symbol_status(ctx: Any, target: Target, locations: Any) -> Tuple[ModuleSymb
             continue
         syms = ctx.symbols(module)
         status = getattr(getattr(syms, "status", None), "value", None) or "missing"
-        if status == "missing" and loc.status.value == "export":
+        reason = getattr(syms, "reason", None) if syms is not None else "no symbol path"
+        refused = _refused_file(resolver, module) if status == "missing" else None
+        if refused is not None:
+            status, reason = "id_mismatch", refused
+        elif status == "missing" and loc.status.value == "export":
             status = "export"
         out.append(ModuleSymbolStatus(
             module.name, str(module.debug_id) if module.debug_id else None, status,
             getattr(syms, "kind", None),
-            str(syms.source) if getattr(syms, "source", None) is not None else None,
-            getattr(syms, "reason", None) if syms is not None else "no symbol path"))
+            str(syms.source) if getattr(syms, "source", None) is not None else None, reason))
     return tuple(out)
+
+
+def _refused_file(resolver: Any, module: Any) -> Optional[str]:
+    """The locator's ``symbol-id-mismatch`` report for this module's id: a file of the right
+    name that carries another debug id (``<path>: carries X, not <id>``)."""
+    if module.debug_id is None:
+        return None
+    wanted = f"not {module.debug_id}"
+    for problem in getattr(getattr(resolver, "locator", None), "problems", None) or []:
+        if problem.code == "symbol-id-mismatch" and problem.message.endswith(wanted):
+            return problem.message
+    return None
 
 
 def _wait_analysis(target: Target, resolver: Any, problems: List[Problem], ctx: Any,
