@@ -148,6 +148,13 @@ def test_dump_without_exception_gets_the_wait_chain_analysis():
     assert doc["failure_class"] == "APPLICATION_HANG_DEADLOCK"
 
 
+def test_deadlock_bucket_blames_a_function_of_the_cycle_not_the_main_thread():
+    # samples/src/deadlock_cs.c: both workers block inside cs_take_second; main is not involved
+    doc = analyze_json("-y", str(SAMPLES / "bin"), str(DEADLOCK))
+    assert doc["bucket"] == "APPLICATION_HANG_DEADLOCK_none_deadlock_cs_x86.exe!cs_take_second"
+    assert doc["crashing_module"] == "deadlock_cs_x86.exe"
+
+
 def test_debugger_break_in_gets_the_wait_chain_analysis():
     doc = analyze_json(str(corpus_path("wine/dumps/deadlock-i686-nocrt-winedbg.dmp")))
     assert doc["exception_name"] == "EXCEPTION_BREAKPOINT" and doc["wait_analysis"] is not None

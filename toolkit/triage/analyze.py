@@ -154,12 +154,15 @@ def analyze_target(target: Target, *, symbol_path: Optional[str] = None,
     signature = socorro_signature(doc)
 
     locations = stack.locations if stack is not None else ()
-    blamed_index, blamed = blamed_frame(locations)
-    label = frame_label(blamed)
-    module = target.module_at(blamed.address) if blamed is not None else None
     wait = None
     if summary is None or summary.kind == "breakpoint":
         wait = _wait_analysis(target, resolver, problems, ctx, stacks)
+    blamed_index, blamed = blamed_frame(locations)
+    deadlocked = _deadlock_blame(wait, stacks)
+    if deadlocked is not None:
+        blamed = deadlocked
+    label = frame_label(blamed)
+    module = target.module_at(blamed.address) if blamed is not None else None
     failure = _failure_class(summary, access, wait)
     seh, seh_policy = _seh(target, system, exc, policy, resolver, problems)
     return Analysis(
@@ -281,6 +284,22 @@ def _refused_file(resolver: Any, module: Any) -> Optional[str]:
         if problem.code == "symbol-id-mismatch" and problem.message.endswith(wanted):
             return problem.message
     return None
+
+
+def _deadlock_blame(wait: Any, stacks: Dict[int, Any]) -> Any:
+    """For a hang with a deadlock: the blamed frame of the cycle's threads whose label sorts
+    first. Thread ids change from run to run, names do not, so the bucket stays stable."""
+    if wait is None or not wait.cycles:
+        return None
+    found = []
+    for node in wait.cycles[0].threads:
+        tid = getattr(wait.graph.nodes[node], "tid", None)
+        stack = stacks.get(tid) if tid is not None else None
+        if stack is not None:
+            _, loc = blamed_frame(stack.locations)
+            if loc is not None:
+                found.append((frame_label(loc), loc))
+    return min(found, key=lambda item: item[0])[1] if found else None
 
 
 def _wait_analysis(target: Target, resolver: Any, problems: List[Problem], ctx: Any,
