@@ -219,3 +219,20 @@ def test_symbol_status_names_a_refused_file_of_another_id(tmp_path):
     assert status["status"] == "id_mismatch" and "crash_x64.pdb: carries" in status["reason"]
     allowed = _symbol_status(tmp_path, "-y", str(wrong), "--allow-mismatch")["crash_x64.exe"]
     assert allowed["status"] == "mismatched"
+
+
+@pytest.mark.parametrize("rel", ["breakpad/processor/minidump2.dmp",
+                                 "breakpad/processor/thread_name_list.dmp"])
+def test_signify_on_the_bare_document_answers_as_for_rust_minidump(rel):
+    """Fed the stackwalk object itself (not wrapped as a processed crash), signify reads other
+    fields (thread 0, no OS); it still gives our document and rust-minidump's the same answer."""
+    dump, tree = corpus_path(rel), breakpad_symbol_tree()
+    theirs = stackwalk_json(dump, tree)
+    ours = dumpkit("analyze", "--format", "minidump-stackwalk", "-y", str(tree), str(dump)).stdout
+
+    def bare(text: str) -> str:
+        out = subprocess.run([str(BIN / "signify")], input=text, capture_output=True,
+                             text=True, timeout=120)
+        assert out.returncode == 0, out.stderr
+        return json.loads(out.stdout)["signature"]
+    assert bare(ours) == bare(theirs)
