@@ -150,7 +150,7 @@ def analyze_target(target: Target, *, symbol_path: Optional[str] = None,
         if exc is not None else None
     doc = stackwalk_document(target, threads=threads, stacks=stacks, crashing_index=index,
                              crash_info=_crash_info(summary, access, instruction, exc, ptr),
-                             symbols=_symbols_by_base(ctx, target))
+                             symbols=_symbols_by_base(ctx, target, stacks))
     signature = socorro_signature(doc)
 
     locations = stack.locations if stack is not None else ()
@@ -235,13 +235,16 @@ def _failure_class(summary: Optional[ExceptionSummary], access: Optional[AccessA
     return f"APPLICATION_FAULT_{name}"
 
 
-def _symbols_by_base(ctx: Any, target: Target) -> Dict[int, Any]:
-    """ModuleSymbols of every module the walk looked up (others stay "not looked up")."""
+def _symbols_by_base(ctx: Any, target: Target, stacks: Dict[int, Any]) -> Dict[int, Any]:
+    """ModuleSymbols of every module some frame is in (rust-minidump reports no others)."""
+    framed = {loc.module_base for st in stacks.values() for loc in st.locations
+              if loc is not None and loc.module_base is not None}
     found: Dict[int, Any] = {}
     for m in target.modules():
-        syms = ctx._symbols.get(m.base) if hasattr(ctx, "_symbols") else None
-        if syms is not None:
-            found[m.base] = syms
+        if m.base in framed:
+            syms = ctx.symbols(m)
+            if syms is not None:
+                found[m.base] = syms
     return found
 
 
