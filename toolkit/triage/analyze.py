@@ -133,18 +133,8 @@ def analyze_target(target: Target, *, symbol_path: Optional[str] = None,
     stack = stacks.get(crash_tid) if crash_tid is not None else None
 
     summary = summarize_exception(target, exc) if exc is not None else None
-    instruction: Optional[Instruction] = None
-    access: Optional[AccessAnalysis] = None
-    if exc is not None:
-        regs = _registers(target, crash_thread, context_of)
-        ip = regs.get(target.arch.ip_register, exc.address) if regs else exc.address
-        try:
-            instruction = disassemble(target, ip, regs)
-        except DumpkitError as err:
-            problems.append(Problem("analyze.instruction", str(err)))
-        operand = next((m.address for m in instruction.memory_accesses
-                        if m.address is not None), None) if instruction else None
-        access = analyze_access(target, exc, operand)
+    instruction, access = _fault(target, exc, _registers(target, crash_thread, context_of),
+                                 problems)
 
     index = next((i for i, t in enumerate(threads) if t.tid == crash_tid), None) \
         if exc is not None else None
@@ -179,6 +169,22 @@ def analyze_target(target: Target, *, symbol_path: Optional[str] = None,
         symbol_status=_symbol_status(ctx, target, locations, resolver), seh=seh, seh_policy=seh_policy,
         wait_analysis=wait, signature=signature, stackwalk=doc,
         problems=tuple(problems) + tuple(ctx.problems))
+
+
+def _fault(target: Target, exc: Any, regs: Dict[str, int], problems: List[Problem]
+           ) -> Tuple[Optional[Instruction], Optional[AccessAnalysis]]:
+    """The faulting instruction (at the context's IP) and what its access touched."""
+    if exc is None:
+        return None, None
+    instruction: Optional[Instruction] = None
+    ip = regs.get(target.arch.ip_register, exc.address) if regs else exc.address
+    try:
+        instruction = disassemble(target, ip, regs)
+    except DumpkitError as err:
+        problems.append(Problem("analyze.instruction", str(err)))
+    operand = next((m.address for m in instruction.memory_accesses
+                    if m.address is not None), None) if instruction else None
+    return instruction, analyze_access(target, exc, operand)
 
 
 def _registers(target: Target, thread: Optional[Thread], context_of: Any) -> Dict[str, int]:
