@@ -76,3 +76,14 @@ def test_one_resolver_serves_many_dumps():
     b = analyze_file(str(SAMPLES / "dumps" / "crash_x64-full-trim-cv.dmp"), resolver=resolver)
     assert a.bucket == b.bucket == "NULL_CLASS_PTR_READ_c0000005_crash_x64.exe!crash_read"
     assert len({s.module.name for s in resolver.loaded()} & {"crash_x64.exe"}) == 1
+
+
+def test_walking_only_the_crashing_thread_keeps_the_identity():
+    dump = str(corpus_path("breakpad/processor/thread_name_list.dmp"))
+    full = analyze_file(dump, walk_all_threads=True)
+    quick = analyze_file(dump, walk_all_threads=False)
+    assert (quick.bucket, quick.socorro_signature, quick.to_json()["crashing_thread"]) == \
+        (full.bucket, full.socorro_signature, full.to_json()["crashing_thread"])
+    walked = [t["frame_count"] for t in quick.stackwalk["threads"]]
+    assert sum(1 for n in walked if n) == 1 < sum(1 for t in full.stackwalk["threads"]
+                                                  if t["frame_count"])
