@@ -10,7 +10,7 @@ from typing import Dict, List, Sequence, Tuple
 
 import numpy as np
 
-from parsers.context import AMD64_CONTEXT
+from parsers.context import AMD64_CONTEXT, CONTEXT_X86
 from parsers.minidump_memory import (MINIDUMP_MEMORY_DESCRIPTOR_DTYPE, MINIDUMP_MEMORY_INFO_DTYPE,
                                      build_memory_info_list, build_memory_list)
 from parsers.minidump_threads import MINIDUMP_EXCEPTION_STREAM, MINIDUMP_THREAD
@@ -32,12 +32,21 @@ def amd64_context(regs: Dict[str, int]) -> bytes:
     return bytes(raw)
 
 
+def x86_context(regs: Dict[str, int]) -> bytes:
+    raw = bytearray(CONTEXT_X86.sizeof())
+    struct.pack_into("<I", raw, 0, 0x1003F)
+    struct.pack_into("<III", raw, 0xB4, regs.get("ebp", 0), regs.get("eip", 0), 0x23)
+    struct.pack_into("<I", raw, 0xC4, regs.get("esp", 0))
+    return bytes(raw)
+
+
 def crash_dump(code: int, params: Sequence[int], regs: Dict[str, int],
                memory: Sequence[Tuple[int, bytes]] = (),
-               memory_info: Sequence[Tuple[int, int, int, int]] = ()) -> bytes:
-    """A one-thread AMD64 dump raising ``code`` at ``regs['rip']``; ``memory`` = (address,
-    bytes) ranges; ``memory_info`` = (base, size, state, protect) rows."""
-    ctx = amd64_context(regs)
+               memory_info: Sequence[Tuple[int, int, int, int]] = (), x86: bool = False) -> bytes:
+    """A one-thread AMD64 (or x86) dump raising ``code`` at ``regs['rip']`` (``eip``);
+    ``memory`` = (address, bytes) ranges; ``memory_info`` = (base, size, state, protect) rows."""
+    ctx = x86_context(regs) if x86 else amd64_context(regs)
+    ip = regs.get("eip" if x86 else "rip", 0)
 
     def threads(rva: int) -> bytes:
         return struct.pack("<I", 1) + MINIDUMP_THREAD.build(dict(
@@ -50,7 +59,7 @@ def crash_dump(code: int, params: Sequence[int], regs: Dict[str, int],
         head = MINIDUMP_EXCEPTION_STREAM.build(dict(
             ThreadId=TID, __alignment=0, ExceptionRecord=dict(
                 ExceptionCode=code, ExceptionFlags=0, ExceptionRecord=0,
-                ExceptionAddress=regs.get("rip", 0), NumberParameters=len(params),
+                ExceptionAddress=ip, NumberParameters=len(params),
                 __unusedAlignment=0, ExceptionInformation=info),
             ThreadContext=dict(DataSize=len(ctx), Rva=0)))
         ctx_rva = rva + len(head)
@@ -76,7 +85,8 @@ def crash_dump(code: int, params: Sequence[int], regs: Dict[str, int],
             table[i]["Type"] = MEM_PRIVATE if state != MEM_FREE else 0
         return build_memory_info_list(table)
 
-    streams = [(7, system_info()), (3, threads), (6, exception), (5, memory_list)]
+    arch = "PROCESSOR_ARCHITECTURE_INTEL" if x86 else "PROCESSOR_ARCHITECTURE_AMD64"
+    streams = [(7, system_info(arch)), (3, threads), (6, exception), (5, memory_list)]
     if memory_info:
         streams.append((16, info_list))
     return build_minidump(streams)

@@ -72,3 +72,17 @@ def test_cpp_exception_without_throwinfo_memory_has_no_type():
     t = _cpp_throw(with_rdata=False)
     s = summarize_exception(t, t.exception())
     assert (s.kind, s.cpp_type) == ("cpp_exception", None)
+
+
+def test_x86_cpp_exception_follows_absolute_pointers():
+    """32-bit throws hold plain pointers (no image-base RVAs, no Parameter[3])."""
+    base = 0x00402000
+    rdata = bytearray(0x80)
+    struct.pack_into("<IIII", rdata, 0x00, 0, 0, 0, base + 0x10)   # ThrowInfo
+    struct.pack_into("<II", rdata, 0x10, 1, base + 0x20)           # CatchableTypeArray
+    struct.pack_into("<II", rdata, 0x20, 0, base + 0x40)           # CatchableType.pType
+    rdata[0x40 + 8:0x40 + 8 + 30] = b".?AVruntime_error@std@@\0".ljust(30, b"\0")
+    t = MinidumpTarget(crash_dump(0xE06D7363, [0x19930520, 0x1000, base], {"eip": 0x401000,
+                                  "esp": 0x10000}, memory=[(base, bytes(rdata))], x86=True))
+    s = summarize_exception(t, t.exception())
+    assert (s.cpp_type, s.detail) == (".?AVruntime_error@std@@", "std::runtime_error")
