@@ -24,6 +24,7 @@ COMMANDS = [
     ("patch-check", "commands.patch_check", "patch_check"),
     ("exchain", "commands.exchain", "exchain"),
     ("analyze", "commands.analyze", "analyze"),
+    ("triage", "commands.triage", "triage"),
 ]
 
 
