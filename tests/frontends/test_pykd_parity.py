@@ -43,7 +43,9 @@ def _addresses(dump: Path) -> str:
 EXTRA: Dict[str, Tuple[List[str], List[str], Optional[Callable[[Path], str]]]] = {
     "symbolize": (["--dump", "{dump}", "--json"], ["--json"], _addresses),
 }
-NOT_ON_TARGETS = {"trace": "captures and shows trace files; it never reads a process"}
+NOT_ON_TARGETS = {"trace": "captures and shows trace files; it never reads a process",
+                  "triage": "analyses dump files in worker processes, never the debugger's "
+                            "process (analyze is its per-target part)"}
 NEEDS_MODULE = {"deadlock": "toolkit.waitgraph.builders.minidump"}
 
 # Keys the pykd back end cannot know from documented calls (None there), blanked on both sides.
