@@ -12,7 +12,8 @@ from typing import List, Optional, Tuple
 
 import click
 
-from commands.triage_render import Progress, render_csv, render_json, render_table
+from commands.triage_render import (Progress, render_csv, render_json, render_table,
+                                    write_html)
 from toolkit.triage.buckets import build_report
 from toolkit.triage.inputs import collect
 from toolkit.triage.runner import DEFAULT_TIMEOUT, run
@@ -34,11 +35,13 @@ from toolkit.triage.store import Store
               help="Symbol path (_NT_SYMBOL_PATH syntax); default: $_NT_SYMBOL_PATH.")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as one JSON object.")
 @click.option("--csv", "as_csv", is_flag=True, help="Print the buckets as CSV.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), default=None,
+              help="Also write a self-contained HTML report (chart, buckets, stacks) here.")
 @click.option("--top", type=click.IntRange(min=1), default=20, show_default=True,
-              help="Buckets in the text table.")
+              help="Buckets in the text table and the HTML chart.")
 def triage(paths: Tuple[str, ...], db: str, jobs: Optional[int], scheduler: Optional[str],
            timeout: float, force: bool, symbol_path: Optional[str], as_json: bool,
-           as_csv: bool, top: int) -> None:
+           as_csv: bool, html_file: Optional[str], top: int) -> None:
     """Triage dumps: files, directories, globs, @list.txt, .zip/.tar.* archives, compressed
     dumps. Non-dumps are skipped and named; bad dumps are refused with their reason."""
     store = Store(db)
@@ -53,6 +56,8 @@ def triage(paths: Tuple[str, ...], db: str, jobs: Optional[int], scheduler: Opti
     finally:
         store.close()
         shutil.rmtree(staging, ignore_errors=True)
+    if html_file:
+        write_html(report, html_file, top=top)
     if as_json:
         render_json(report)
     elif as_csv:

@@ -1,6 +1,6 @@
 """Views of a triage report: the progress while it runs (a rich bar with dumps/s and ETA on a
 terminal, a plain line every few seconds elsewhere; both on stderr), and the buckets as a text
-table, JSON or CSV on stdout."""
+table, JSON or CSV on stdout, or an HTML page (``commands.triage_html``)."""
 
 from __future__ import annotations
 
@@ -106,3 +106,9 @@ def render_table(report: Report, top: int = 20) -> None:
 def _date(stamp: Optional[int]) -> str:
     text = iso_time(stamp)
     return text[:10] if text else ""
+
+
+def write_html(report: Report, path: str, top: int = 20) -> None:
+    from commands.triage_html import render_html
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(render_html(report, top=top))
