@@ -107,7 +107,7 @@ def _on_cluster(todo: List[Item], scheduler: str, symbol_path: Optional[str],
         raise InputError("--scheduler needs Dask's `distributed` package: "
                          "pip install 'dumpkit[cluster]'") from None
     try:
-        client = Client(scheduler, timeout="20s")
+        client = Client(scheduler, timeout="10s")
     except (OSError, TimeoutError) as exc:
         raise InputError(f"cannot reach the Dask scheduler at {scheduler}: {exc}") from None
     with client:
