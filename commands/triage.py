@@ -45,6 +45,7 @@ def triage(paths: Tuple[str, ...], db: str, jobs: Optional[int], scheduler: Opti
     """Triage dumps: files, directories, globs, @list.txt, .zip/.tar.* archives, compressed
     dumps. Non-dumps are skipped and named; bad dumps are refused with their reason."""
     store = Store(db)
+    _flush_on_sigterm()
     staging = tempfile.mkdtemp(prefix="dumpkit-triage-", dir=_staging_parent(db, scheduler))
     try:
         inputs = collect(paths, staging)
@@ -64,6 +65,14 @@ def triage(paths: Tuple[str, ...], db: str, jobs: Optional[int], scheduler: Opti
         render_csv(report)
     else:
         render_table(report, top=top)
+
+
+def _flush_on_sigterm() -> None:
+    """A terminated run (SIGTERM, as from a scheduler or `timeout`) unwinds like Ctrl-C, so
+    the finished dumps of the unfinished batch are committed before it exits."""
+    import signal
+    if hasattr(signal, "SIGTERM"):
+        signal.signal(signal.SIGTERM, lambda *_: sys.exit(128 + signal.SIGTERM))
 
 
 def _staging_parent(db: str, scheduler: Optional[str]) -> Optional[str]:

@@ -157,3 +157,57 @@ def test_the_database_is_wal_sqlite_with_one_row_per_dump(tmp_path):
         assert status == "ok" and os_name.startswith("Windows") and arch in ("x86", "amd64")
         assert json.loads(analysis)["bucket"] == bucket
     assert os.path.exists(tmp_path / "t.sqlite")
+
+
+def test_on_a_terminal_progress_is_a_rich_bar_with_rate_and_eta(tmp_path):
+    pty = pytest.importorskip("pty", reason="no pseudo-terminals on this platform")
+    leader, follower = pty.openpty()
+    exe = Path(sys.executable).parent / "dumpkit"
+    proc = subprocess.run([str(exe), "triage", "--jobs", "1", str(DUMPS)], stdout=subprocess.PIPE,
+                          stderr=follower, timeout=600, cwd=str(tmp_path))
+    os.close(follower)
+    chunks = []
+    while True:
+        try:
+            data = os.read(leader, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.close(leader)
+    shown = b"".join(chunks).decode("utf-8", "replace")
+    assert proc.returncode == 0
+    n = len(list(DUMPS.glob("*.dmp")))
+    assert f"{n}/{n}" in shown and "dumps/s" in shown and "━" in shown
+    assert "0:00:00" in shown                                   # rich's ETA column
+    assert "triage: " not in shown.replace("triage ━", "")      # no plain lines on a tty
+
+
+def test_a_terminated_run_keeps_what_it_finished_and_the_rerun_does_the_rest(tmp_path):
+    import signal
+    import sqlite3
+    import time
+    if not hasattr(signal, "SIGTERM") or sys.platform == "win32":
+        pytest.skip("needs POSIX SIGTERM")
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    originals = sorted(DUMPS.glob("*.dmp"))
+    for i in range(120):
+        src = originals[i % len(originals)]
+        (inputs / f"{i:03d}-{src.name}").write_bytes(src.read_bytes() + i.to_bytes(4, "little"))
+    exe = Path(sys.executable).parent / "dumpkit"
+    proc = subprocess.Popen([str(exe), "triage", "--jobs", "1", str(inputs)], cwd=str(tmp_path),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    db = tmp_path / "dumpkit-triage.sqlite"
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.05)
+        if "triage: " in (proc.stderr.readline() if proc.stderr else ""):
+            break                                   # the first dump is done
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(timeout=120)
+    kept = sqlite3.connect(str(db)).execute("SELECT COUNT(*) FROM dumps").fetchone()[0]
+    assert 1 <= kept
+    doc = triage_json(str(inputs), cwd=tmp_path)
+    assert doc["known"] == kept and doc["processed"] == 120 - kept

@@ -42,7 +42,7 @@ COLUMNS = ("sha256", "path", "size", "status", "reason", "os", "arch", "exceptio
 
 
 class Store:
-    def __init__(self, path: str, *, batch: int = 50, seconds: float = 5.0) -> None:
+    def __init__(self, path: str, *, batch: int = 20, seconds: float = 2.0) -> None:
         self.path = path
         self.batch, self.seconds = batch, seconds
         self._pending: List[Outcome] = []
@@ -50,6 +50,7 @@ class Store:
         try:
             self.db = sqlite3.connect(path)
             self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")    # WAL: durable at checkpoints
             self.db.executescript(SCHEMA)
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{path}: not a triage database ({exc})") from None
