@@ -52,6 +52,8 @@ class Store:
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")    # WAL: durable at checkpoints
             self.db.executescript(SCHEMA)
+        except sqlite3.OperationalError as exc:
+            raise InputError(f"{path}: cannot open the triage database ({exc})") from None
         except sqlite3.DatabaseError as exc:
             raise InputError(f"{path}: not a triage database ({exc})") from None
 
