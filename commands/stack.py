@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Optional
+import os
+import re
+from typing import List, Optional, Sequence, Tuple
 
 import click
 
@@ -20,31 +22,79 @@ def _addr(value: Optional[int], ps: int) -> str:
     return f"{value >> 32:08x}`{value & 0xFFFFFFFF:08x}"
 
 
+_INDEX = re.compile(r"~(\d+|\*)")
+
+
+def _selected_tids(tids_in_dump: Sequence[int], specs: Sequence[str]) -> Optional[List[int]]:
+    """Thread ids for WinDbg-style selectors: ``~N`` (the Nth thread of the dump, as ``~Nk``),
+    ``~*`` (all: None), or a thread id in decimal or 0x hex."""
+    chosen: List[int] = []
+    for spec in specs:
+        index = _INDEX.fullmatch(spec)
+        if index is not None and index.group(1) == "*":
+            return None
+        if index is not None:
+            n = int(index.group(1))
+            if n >= len(tids_in_dump):
+                raise click.BadParameter(f"no thread {spec}: the dump has {len(tids_in_dump)}"
+                                         f" threads (~0 to ~{len(tids_in_dump) - 1})",
+                                         param_hint="THREAD")
+            chosen.append(tids_in_dump[n])
+            continue
+        try:
+            tid = int(spec, 0)
+        except ValueError:
+            raise click.BadParameter(f"not a thread id or ~N index: {spec}",
+                                     param_hint="THREAD") from None
+        if tid not in tids_in_dump:
+            raise click.BadParameter(f"no thread {spec} in the dump", param_hint="THREAD")
+        chosen.append(tid)
+    return chosen
+
+
+def _split_selectors(dump: Optional[str], threads: Tuple[str, ...]
+                     ) -> Tuple[Optional[str], Tuple[str, ...]]:
+    """Inside a debugger (no DUMP) the first argument may already be ``~N``."""
+    if dump is not None and _INDEX.fullmatch(dump) and not os.path.exists(dump):
+        return None, (dump, *threads)
+    return dump, threads
+
+
+def _header(stack) -> str:
+    index = f"~{stack.index} " if stack.index is not None else ""
+    name = f' "{stack.name}"' if stack.name else ""
+    return (f"Thread {index}{stack.tid} ({hex_int(stack.tid)}){name},"
+            f" context: {stack.context_source}")
+
+
 @click.command("stack")
 @click.argument("dump", required=False, type=click.Path(dir_okay=False))
+@click.argument("threads", nargs=-1, metavar="[THREAD]...")
 @click.option("--thread", "tid", type=str, default=None,
-              help="Thread id (decimal or 0x hex); default: the faulting thread, else the first.")
+              help="Thread id (decimal or 0x hex) or ~N index; default: the faulting thread,"
+                   " else the first. THREAD arguments do the same: ~3, ~*, 0x1f4.")
 @click.option("--all-threads", is_flag=True, help="Every thread (like ~*k).")
 @click.option("--symbol-path", "-y", default=None,
               help="Symbol path (_NT_SYMBOL_PATH syntax); default: $_NT_SYMBOL_PATH.")
 @click.option("--max-frames", default=4096, show_default=True, type=click.IntRange(1, 65536))
 @json_option
 @click.pass_context
-def stack(ctx: click.Context, dump: Optional[str], tid: Optional[str], all_threads: bool,
-          symbol_path: Optional[str], max_frames: int, as_json: bool) -> None:
-    """Walk thread stacks: context, unwind info, frame pointer, scan (trust per frame)."""
+def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid: Optional[str],
+          all_threads: bool, symbol_path: Optional[str], max_frames: int, as_json: bool) -> None:
+    """Walk thread stacks: context, unwind info, frame pointer, scan (trust per frame).
+
+    THREAD: ~N (WinDbg's thread index), ~* (all) or a thread id; quote ~N in a shell.
+    """
     from toolkit.stackwalk.walker import walk_target
     from commands.common import symbol_resolver
 
+    dump, specs = _split_selectors(dump, threads)
+    if tid is not None:
+        specs = (tid, *specs)
     target = load_target(ctx, dump)
     tids = None
-    if tid is not None:
-        try:
-            tids = [int(tid, 0)]
-        except ValueError:
-            raise click.BadParameter(f"not a thread id: {tid}", param_hint="--thread") from None
-        if tids[0] not in {t.tid for t in target.threads()}:
-            raise click.BadParameter(f"no thread {tid} in the dump", param_hint="--thread")
+    if specs:
+        tids = _selected_tids([t.tid for t in target.threads()], specs)
     elif not all_threads:
         exc = target.exception()
         threads = target.threads()
@@ -60,7 +110,7 @@ def stack(ctx: click.Context, dump: Optional[str], tid: Optional[str], all_threa
     ps = report.pointer_size
     width = 8 if ps == 4 else 17
     for stack in report.threads:
-        echo(f"Thread {stack.tid} ({hex_int(stack.tid)}), context: {stack.context_source}")
+        echo(_header(stack))
         echo(f" # {'ChildEBP' if ps == 4 else 'Child-SP':<{width}} "
                    f"{'RetAddr':<{width}} {'Trust':<13} Call Site")
         for i, (frame, loc) in enumerate(zip(stack.frames, stack.locations)):
@@ -68,7 +118,7 @@ def stack(ctx: click.Context, dump: Optional[str], tid: Optional[str], all_threa
             site = loc.format(ps) if loc is not None else hex_addr(frame.ip, ps)
             echo(f"{frame.index:02x} {_addr(frame.sp, ps)} {_addr(ret, ps)} "
                        f"{frame.trust.value:<13} {site}")
-        echo(f"(walk ended: {stack.end_reason.value})")
+        echo(f"(walk ended: {stack.end_reason.description})")
         for problem in stack.problems:
             echo(f"  problem: {problem.code}: {problem.message}")
         echo("")

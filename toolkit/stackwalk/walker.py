@@ -40,6 +40,8 @@ class ThreadStack:
     end_reason: EndReason
     context_source: str                  # "exception" | "thread" | "none"
     problems: Tuple[Problem, ...] = ()
+    name: Optional[str] = None           # the ThreadNames stream's name (SetThreadDescription)
+    index: Optional[int] = None          # WinDbg's ~N: the thread's position in the dump
 
     def to_json(self, pointer_size: int = 8) -> Dict[str, Any]:
         frames = []
@@ -49,8 +51,10 @@ class ThreadStack:
             doc["return_address"] = hex_addr(ret, pointer_size)
             doc["location"] = loc.to_json(pointer_size) if loc is not None else None
             frames.append(doc)
-        return {"tid": self.tid, "tid_hex": hex_int(self.tid),
+        return {"tid": self.tid, "tid_hex": hex_int(self.tid), "index": self.index,
+                "name": self.name,
                 "context_source": self.context_source, "end_reason": self.end_reason.value,
+                "end_reason_text": self.end_reason.description,
                 "frames": frames, "problems": [p.to_json() for p in self.problems]}
 
 
@@ -91,7 +95,7 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
         why = (f"no unwinder for {arch.value}" if rule is None
                else "the thread has no context (no instruction or stack pointer)")
         return ThreadStack(thread.tid, (), (), EndReason.UNREADABLE, source,
-                           (Problem("stackwalk.no_start", why),))
+                           (Problem("stackwalk.no_start", why),), name=thread.name)
     ctx.notes = {"stack": (thread.stack_start, thread.stack_end) if thread.stack_end else None}
     frame = Frame(0, ip, sp, Trust.CONTEXT, registers.get(arch.fp_register), dict(registers))
     frames = [frame]
@@ -126,7 +130,8 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
     if symbolize:
         locations = tuple(ctx.location(f.ip, caller=f.index > 0) for f in frames)
         frames = [_named(f, loc) for f, loc in zip(frames, locations)]
-    return ThreadStack(thread.tid, tuple(frames), locations, end, source, tuple(problems))
+    return ThreadStack(thread.tid, tuple(frames), locations, end, source, tuple(problems),
+                       name=thread.name)
 
 
 def _named(frame: Frame, loc: Any) -> Frame:
@@ -152,8 +157,9 @@ def walk_target(target: Target, resolver: Any = None, *, tids: Optional[List[int
                 max_frames: int = MAX_FRAMES) -> StackReport:
     """Walk the chosen threads (all by default) of ``target``."""
     ctx = WalkContext(target, resolver)
-    threads = [t for t in target.threads() if tids is None or t.tid in tids]
-    stacks = tuple(walk_thread(ctx, t, max_frames=max_frames) for t in threads)
+    threads = [(i, t) for i, t in enumerate(target.threads()) if tids is None or t.tid in tids]
+    stacks = tuple(replace(walk_thread(ctx, t, max_frames=max_frames), index=i)
+                   for i, t in threads)
     return StackReport(target.arch, target.pointer_size, stacks, tuple(ctx.problems))
 
 

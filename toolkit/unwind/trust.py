@@ -94,6 +94,23 @@ class EndReason(str, enum.Enum):
     FRAME_LIMIT = "frame_limit"
     CYCLE = "cycle"                        # the same (ip, sp) seen twice
 
+    @property
+    def description(self) -> str:
+        """The reason as words for text output (JSON keeps the code and adds this)."""
+        return _END_DESCRIPTIONS[self]
+
+
+_END_DESCRIPTIONS = {
+    EndReason.NONE: "not ended",
+    EndReason.STACK_END: "stack pointer left the stack (reached its base)",
+    EndReason.IP_TOO_LOW: "return address 0 or below 0x1000",
+    EndReason.SP_NOT_INCREASING: "stack pointer did not increase",
+    EndReason.UNREADABLE: "stack or unwind data unreadable",
+    EndReason.NO_CALLER: "no caller found",
+    EndReason.FRAME_LIMIT: "frame limit reached",
+    EndReason.CYCLE: "the same frame came round again",
+}
+
 
 @dataclass(frozen=True)
 class Frame:
