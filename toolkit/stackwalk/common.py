@@ -76,7 +76,7 @@ def frame_pointer_caller(ctx, frame: Frame, ip_name: str, sp_name: str, fp_name:
     caller_sp = fp + 2 * ps
     if ip < 4096 and not (ip == 0 and saved_fp == 0 and frame.trust is not Trust.CONTEXT):
         return None                  # only a zeroed record {0, 0} ends a chain (thread start)
-    if ip >= 4096 and not ctx.seems_valid_ip(ip):
+    if ip >= 4096 and not ctx.seems_valid_return(ip):
         return None
     regs = {ip_name: ip, sp_name: caller_sp, fp_name: saved_fp}
     return Frame(frame.index + 1, ip, caller_sp, Trust.FRAME_POINTER, saved_fp, regs)

@@ -211,6 +211,12 @@ class WalkContext:
         """Breakpad's InstructionAddressSeemsValid: code in a module, in a function if symbols."""
         return self.is_code(address) and self.has_function(address) is not False
 
+    def seems_valid_return(self, address: int) -> bool:
+        """Could ``address`` be a caller's return address? Its call site, the byte before it,
+        must pass ``seems_valid_ip``: a module's base (``ntdll+0x0``) or a function's entry
+        point is the byte after a header or another function's padding, never after a CALL."""
+        return address >= 4096 and self.seems_valid_ip(address - 1)
+
     def location(self, address: int, *, caller: bool = False) -> Any:
         """A symbolized Location (lookup at address-1 for return addresses), or None.
 

@@ -48,7 +48,7 @@ def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None
         value = ctx.read_pointer(slot)
         if value is None:
             break
-        if value < 4096 or not ctx.seems_valid_ip(value):
+        if not ctx.seems_valid_return(value):
             continue
         if validate is not None and not validate(slot, value):
             continue

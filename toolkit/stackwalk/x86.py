@@ -76,7 +76,7 @@ def realigned_return_slot(ctx, ebp: int, return_address: int) -> Optional[int]:
 def _three_word_scan(ctx, start: int) -> int:
     for i in range(3):
         value = ctx.read_pointer(start + 4 * i)
-        if value is not None and value >= 4096 and ctx.seems_valid_ip(value):
+        if value is not None and ctx.seems_valid_return(value):
             return start + 4 * i
     return start
 
@@ -106,7 +106,7 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
     out = ev.registers
     eip, esp = out["$eip"], out["$esp"]
     trust = Trust.CFI
-    if not ev.recover_ebp or (eip >= 4096 and not ctx.seems_valid_ip(eip)):
+    if not ev.recover_ebp or (eip >= 4096 and not ctx.seems_valid_return(eip)):
         found = scan_for_return(ctx, (esp - 4) & 0xFFFFFFFF, scan_slots(frame), stack_end(ctx),
                                 prefer_callsite=False)
         if found is not None and (found.slot != (esp - 4) & 0xFFFFFFFF or found.value != eip):
