@@ -25,10 +25,40 @@ NONVOLATILE = ("rip", "rsp", "rbp", "rbx", "rsi", "rdi", "r12", "r13", "r14", "r
 def caller_frame(ctx, frame: Frame) -> Optional[Frame]:
     """The caller of ``frame`` by the best rule available, or None."""
     return (_by_unwind_info(ctx, frame)
-            or frame_pointer_caller(ctx, frame, "rip", "rsp", "rbp")
+            or _leaf_without_unwind_info(ctx, frame)
+            or _by_frame_pointer(ctx, frame)
             or frame_from_scan(ctx, frame, frame.sp, "rip", "rsp", "rbp",
                                validate=lambda slot, value: _unwinds(ctx, frame, slot, value),
                                long_scan=not has_unwind_info(ctx, frame)))
+
+
+def _by_frame_pointer(ctx, frame: Frame) -> Optional[Frame]:
+    """The RBP chain, only from a frame whose RBP is known to be its own (context, unwind
+    info, a frame pointer): a scanned frame's RBP is whatever its callees left, and on x64
+    Windows RBP is rarely a frame pointer at all (rust-minidump never follows it there), so
+    following it from a scan skips the frames between."""
+    if frame.trust in (Trust.SCAN, Trust.SCAN_CALLSITE):
+        return None
+    return frame_pointer_caller(ctx, frame, "rip", "rsp", "rbp")
+
+
+def _leaf_without_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
+    """The context frame's caller at [RSP] when nothing describes the frame's function.
+
+    Without unwind info a function is taken for a leaf first, as RtlVirtualUnwind does for a
+    function without .pdata and rust-minidump's scan does with its first word: RBP is only
+    a frame pointer in code built to keep one, and following a stale RBP skips the frames
+    between (electron's windows.dmp lost three so). The value must pass the return-address
+    test; trust says what it is, a scanned word.
+    """
+    if frame.trust is not Trust.CONTEXT or has_unwind_info(ctx, frame):
+        return None
+    value = ctx.read_pointer(frame.sp)
+    if value is None or not ctx.seems_valid_return(value):
+        return None
+    trust = Trust.SCAN_CALLSITE if ctx.call_length(value) else Trust.SCAN
+    regs = dict(carried(frame.registers, NONVOLATILE), rip=value, rsp=frame.sp + 8)
+    return Frame(frame.index + 1, value, frame.sp + 8, trust, regs.get("rbp"), regs)
 
 
 def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
