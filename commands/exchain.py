@@ -31,8 +31,9 @@ def _tid(value: Optional[str]) -> Optional[int]:
 
 @click.command()
 @click.argument("dump", required=False, type=click.Path(dir_okay=False))
-@click.option("--policy", type=click.Choice(sorted(POLICIES)), default="win10", show_default=True,
-              help="Which Windows version's checks to apply.")
+@click.option("--policy", type=click.Choice(sorted(POLICIES)), default=None,
+              help="Which Windows version's checks to apply; default: the dump's OS version's"
+                   " (5.x: 2003, 6.0-6.3: vista, 10+: win10).")
 @click.option("--all-threads", is_flag=True, help="Every thread, not just the exception thread.")
 @click.option("--thread", "thread", default=None, metavar="TID", help="One thread id (0x hex or decimal).")
 @click.option("--heuristic", is_flag=True,
@@ -41,7 +42,7 @@ def _tid(value: Optional[str]) -> Optional[int]:
               help="Symbol path for handler names (default: _NT_SYMBOL_PATH).")
 @json_option
 @click.pass_context
-def exchain(ctx: click.Context, dump: Optional[str], policy: str, all_threads: bool,
+def exchain(ctx: click.Context, dump: Optional[str], policy: Optional[str], all_threads: bool,
             thread: Optional[str], heuristic: bool, symbol_path: Optional[str],
             as_json: bool) -> None:
     """The SEH chain of DUMP's exception thread (or others), judged record by record."""
@@ -64,7 +65,8 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: str, all_threads: b
 def render_text(report: ExchainReport) -> List[str]:
     """Heuristic results label every line, the report's own lines included."""
     tag = "[heuristic] " if any(c.heuristic for c in report.chains) else ""
-    lines = [f"{tag}Policy: {report.policy} ({report.policy_description})"]
+    basis = ", from the dump's OS version" if report.policy_source == "os_version" else ""
+    lines = [f"{tag}Policy: {report.policy}{basis} ({report.policy_description})"]
     for chain in report.chains:
         lines += [tag.rstrip()] + render_chain(chain)
     lines += [f"{tag}{p.code}: {p.message}" for p in report.problems]
@@ -94,7 +96,14 @@ def render_chain(chain: ChainVerdict) -> List[str]:
     lines.append(f"{tag}{end}")
     for v in chain.chain_rules:
         lines.append(f"{tag}{v.rule}: {v.outcome.value} - {v.reason}")
-    verdict = ("INVALID: " + " ".join(chain.failing)) if chain.failing else "no rule fails"
+    if chain.failing:
+        verdict = "INVALID: " + " ".join(chain.failing)
+    elif not chain.checked:
+        verdict = ("nothing checked: every applied rule is unverifiable from the dump"
+                   + (" or holds by how the stack search chose the records"
+                      if chain.heuristic else ""))
+    else:
+        verdict = "no rule fails"
     lines.append(f"{tag}chain verdict ({len(chain.records)} records): {verdict}")
     return lines
 

@@ -60,7 +60,7 @@ def test_text_reads_like_exchain_with_verdicts_and_the_policy():
     result = run(str(wine_full_dump()), "-y", str(corpus_path(WINE_BIN)))
     assert result.exit_code == 0, result.stderr
     out = result.stdout
-    assert out.startswith("Policy: win10 (")
+    assert out.startswith("Policy: vista, from the dump's OS version (")   # Wine says 6.1
     assert re.search(r"^0050fa90: crash-i686-nocrt!seh_h3\+0x0 \(00401010\) +valid$", out, re.M)
     assert re.search(r"^0050fad8: crash-i686-nocrt!seh_h1\+0x0 \(00401000\) +valid$", out, re.M)
     assert re.search(r"^0050f530: ntdll\+0x56530 \(7bc56530\) +unverifiable \(NO_TABLE\)$", out,
@@ -76,16 +76,59 @@ def test_policy_option_is_printed_with_the_result():
     assert "SEHOP" not in result.stdout.split("\n", 1)[1]        # no SEHOP rules under 2003
 
 
+def test_default_policy_follows_the_dumps_os_version_xp_gets_2003():
+    result = run(str(corpus_path("breakpad/processor/minidump2.dmp")), "--heuristic", "--json")
+    doc = json.loads(result.stdout)
+    assert (doc["policy"], doc["policy_source"]) == ("2003", "os_version")    # XP SP2 is 5.1
+    (chain,) = doc["chains"]
+    assert "SEHOP_FINAL" not in chain["failing"] and chain["chain_rules"] == []
+
+
+def test_xp_dump_reports_no_sehop_failure_in_text():
+    result = run(str(corpus_path("breakpad/processor/minidump2.dmp")), "--heuristic")
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout.startswith("[heuristic] Policy: 2003, from the dump's OS version (")
+    assert "SEHOP" not in result.stdout.split("\n", 1)[1] and "INVALID" not in result.stdout
+
+
+def test_policy_option_overrides_the_os_version():
+    result = run(str(corpus_path("breakpad/processor/minidump2.dmp")), "--heuristic",
+                 "--policy", "win10", "--json")
+    doc = json.loads(result.stdout)
+    assert (doc["policy"], doc["policy_source"]) == ("win10", "given")
+    assert "SEHOP_FINAL" in doc["chains"][0]["failing"]   # XP's final handler is kernel32's
+
+
+def test_heuristic_chain_with_nothing_checkable_says_nothing_was_checked():
+    dump = str(corpus_path("breakpad/processor/minidump2.dmp"))
+    text = run(dump, "--heuristic").stdout
+    assert "chain verdict (6 records): nothing checked" in text and "no rule fails" not in text
+    assert json.loads(run(dump, "--heuristic", "--json").stdout)["chains"][0]["checked"] is False
+
+
+def test_a_chain_from_the_teb_with_passing_rules_counts_as_checked():
+    doc = json.loads(run(str(wine_full_dump()), "--json").stdout)
+    assert doc["chains"][0]["checked"] is True
+
+
+def test_analyze_and_exchain_pick_the_same_policy_for_one_dump():
+    dump = str(corpus_path("breakpad/processor/minidump2.dmp"))
+    analyzed = json.loads(CliRunner().invoke(cli, ["analyze", dump, "--json"]).output)
+    assert analyzed["seh_policy"] == json.loads(run(dump, "--json").stdout)["policy"] == "2003"
+
+
 def test_without_symbols_handlers_are_module_offsets():
     result = run(str(wine_full_dump()))
     assert re.search(r"^0050fa90: crash-i686-nocrt\+0x1010 \(00401010\)", result.stdout, re.M)
 
 
 def test_json_is_one_object_with_padded_addresses():
-    result = run(str(wine_full_dump()), "--json", "-y", str(corpus_path(WINE_BIN)))
+    result = run(str(wine_full_dump()), "--json", "--policy", "win10", "-y",
+                 str(corpus_path(WINE_BIN)))
     doc = json.loads(result.stdout)
     assert doc["schema_version"] == 1 and doc["command"] == "exchain"
     assert doc["policy"] == "win10" and "SEHOP_FINAL" in doc["rules_applied"]
+    assert doc["policy_source"] == "given"
     (chain,) = doc["chains"]
     assert chain["source"] == "teb" and chain["head"] == "0x0050f530"
     rec = chain["records"][1]

@@ -9,7 +9,7 @@ from toolkit.seh.chain import CHAIN_CAP, find_nt_tib, walk_chain
 from toolkit.seh.heuristic import heuristic_chain
 from toolkit.seh.judge import Judge
 from toolkit.seh.model import ChainVerdict, ExchainReport
-from toolkit.seh.policy import DEFAULT_POLICY, get_policy
+from toolkit.seh.policy import get_policy, policy_for_os
 from toolkit.model.target import Arch, Problem, Thread
 
 
@@ -62,10 +62,16 @@ def thread_chain(judge: Judge, thread: Thread, *, heuristic: bool = False,
                         judge.chain_rules(records, raw.termination), problems=tuple(problems))
 
 
-def exchain(target: Any, *, policy: str = DEFAULT_POLICY,
+def exchain(target: Any, *, policy: Optional[str] = None,
             thread_ids: Optional[Sequence[int]] = None, all_threads: bool = False,
             heuristic: bool = False, resolver: Any = None) -> ExchainReport:
-    """The SEH chains of the chosen threads, every record judged under ``policy``."""
+    """The SEH chains of the chosen threads, every record judged under ``policy`` (default: the
+    one the dump's OS version calls for, ``policy_for_os``; an XP dump judged by Windows 10's
+    SEHOP rules would fail for a check its dispatcher never made)."""
+    source = "given"
+    if policy is None:
+        system = target.system_info()
+        policy, source = policy_for_os(system.os_major, system.os_minor), "os_version"
     pol = get_policy(policy)
     judge = Judge(target, pol, resolver=resolver)
     chains = tuple(thread_chain(judge, t, heuristic=heuristic)
@@ -74,7 +80,8 @@ def exchain(target: Any, *, policy: str = DEFAULT_POLICY,
     if target.arch not in (Arch.X86, Arch.AMD64):
         problems.append(Problem("seh.arch", f"{target.arch.value} dump: SEH chains exist only "
                                             "for x86 and WOW64 threads"))
-    return ExchainReport(pol.name, pol.description, pol.rules, chains, tuple(problems))
+    return ExchainReport(pol.name, pol.description, pol.rules, chains, tuple(problems),
+                         policy_source=source)
 
 
 __all__ = ["exchain", "thread_chain", "select_threads"]

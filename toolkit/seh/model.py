@@ -120,6 +120,12 @@ class RecordVerdict:
                 "observations": list(self.observations), "heuristic": self.heuristic}
 
 
+# What toolkit.seh.heuristic's search requires of every candidate record (aligned, Next further
+# up the stack, handler inside a module image): on a heuristic chain these rules pass by
+# construction, so their passes are no evidence.
+HEURISTIC_BY_CONSTRUCTION = ("ALIGN", "ASCENDING", "NOT_IN_IMAGE")
+
+
 @dataclass(frozen=True)
 class ChainVerdict:
     """One thread's chain: where its head came from, its records, and the whole-chain rules."""
@@ -151,6 +157,19 @@ class ChainVerdict:
                 and v.rule not in out]
         return tuple(out)
 
+    @property
+    def checked(self) -> bool:
+        """Whether any applied rule was decided (pass or fail) on this chain. False means "no
+        rule fails" would say nothing: every verdict is unverifiable or n/a, or (heuristic
+        chains) passes only because the stack search picked records that way."""
+        decided = (Outcome.PASS, Outcome.FAIL)
+        given = HEURISTIC_BY_CONSTRUCTION if self.heuristic else ()
+
+        def counts(v: RuleVerdict) -> bool:
+            return v.outcome is Outcome.FAIL or (v.outcome in decided and v.rule not in given)
+        return (any(counts(v) for r in self.records for v in r.rules)
+                or any(counts(v) for v in self.chain_rules))
+
     def to_json(self) -> Dict[str, Any]:
         return {"thread_id": self.thread_id, "thread_id_hex": hex_int(self.thread_id),
                 "source": self.source, "heuristic": self.heuristic,
@@ -159,7 +178,7 @@ class ChainVerdict:
                 "stack_limit": hex_addr(self.stack_limit, 4),
                 "termination": self.termination, "note": self.note,
                 "applicable": self.applicable,
-                "failing": list(self.failing),
+                "failing": list(self.failing), "checked": self.checked,
                 "records": [r.to_json() for r in self.records],
                 "chain_rules": [v.to_json() for v in self.chain_rules],
                 "problems": [p.to_json() for p in self.problems]}
@@ -174,9 +193,11 @@ class ExchainReport:
     rules_applied: Tuple[str, ...]
     chains: Tuple[ChainVerdict, ...]
     problems: Tuple[Problem, ...] = field(default=())
+    policy_source: str = "given"        # "given" (--policy) | "os_version" (policy_for_os)
 
     def to_json(self) -> Dict[str, Any]:
         return {"policy": self.policy, "policy_description": self.policy_description,
+                "policy_source": self.policy_source,
                 "rules_applied": list(self.rules_applied),
                 "chains": [c.to_json() for c in self.chains],
                 "problems": [p.to_json() for p in self.problems]}

@@ -15,7 +15,7 @@ Adding a policy is one entry in ``POLICIES``; adding a rule is one id in the tup
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Dict, Tuple
+from typing import Dict, Optional, Tuple
 
 from toolkit.model.errors import InputError
 from toolkit.seh.rules import RULES
@@ -51,6 +51,20 @@ POLICIES: Dict[str, Policy] = {p.name: p for p in (
 DEFAULT_POLICY = "win10"
 
 
+def policy_for_os(major: Optional[int], minor: Optional[int] = None) -> str:
+    """The policy a dump's OS version calls for: 5.x (XP, 2003) -> 2003, 6.0-6.3 (Vista to 8.1)
+    -> vista, 10 and later -> win10; unknown -> the default. ``exchain`` and ``analyze`` both
+    take their default from here, so one dump gets one verdict. Older than 5 gets 2003: NT 4
+    and 2000 had no SEHOP either."""
+    if major is None:
+        return DEFAULT_POLICY
+    if major <= 5:
+        return "2003"
+    if major == 6:
+        return "vista"
+    return "win10"
+
+
 def get_policy(name: str = DEFAULT_POLICY) -> Policy:
     try:
         return POLICIES[name]
@@ -59,4 +73,4 @@ def get_policy(name: str = DEFAULT_POLICY) -> Policy:
                          f"{', '.join(POLICIES)}") from None
 
 
-__all__ = ["Policy", "POLICIES", "DEFAULT_POLICY", "get_policy", "HANDLER_RULES"]
+__all__ = ["Policy", "POLICIES", "DEFAULT_POLICY", "get_policy", "policy_for_os", "HANDLER_RULES"]

@@ -343,7 +343,7 @@ def _seh(target: Target, system: Any, exc: Any, policy: Optional[str], resolver:
     if exc is None or (target.arch is not Arch.X86 and not wow64):
         return None, None
     from toolkit.seh.exchain import exchain
-    from toolkit.triage.policy import policy_for_os
+    from toolkit.seh.policy import policy_for_os
     name = policy or policy_for_os(system.os_major, system.os_minor)
     try:
         return exchain(target, policy=name, thread_ids=[exc.thread_id], resolver=resolver), name

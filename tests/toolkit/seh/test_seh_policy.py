@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from toolkit.model.errors import InputError
-from toolkit.seh.policy import DEFAULT_POLICY, POLICIES, get_policy
+from toolkit.seh.policy import DEFAULT_POLICY, POLICIES, get_policy, policy_for_os
 from toolkit.seh.rules import RULES
 
 
@@ -30,3 +30,10 @@ def test_only_win10_applies_sehop():
 def test_unknown_policy_is_an_input_error():
     with pytest.raises(InputError, match="unknown SEH policy 'xp'"):
         get_policy("xp")
+
+
+@pytest.mark.parametrize("major, minor, policy", [
+    (5, 1, "2003"), (5, 2, "2003"), (6, 0, "vista"), (6, 3, "vista"), (10, 0, "win10"),
+    (None, None, DEFAULT_POLICY)])
+def test_os_version_picks_the_policy_of_its_dispatcher(major, minor, policy):
+    assert policy_for_os(major, minor) == policy

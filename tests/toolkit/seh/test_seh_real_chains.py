@@ -43,7 +43,7 @@ def label(record) -> str:
 def wine_chain(tmp_path_factory):
     target = open_target(wine_full_dump())
     tmp = tmp_path_factory.mktemp("sym")
-    report = exchain(target, resolver=resolver_for(corpus_path(WINE_BIN), tmp))
+    report = exchain(target, policy="win10", resolver=resolver_for(corpus_path(WINE_BIN), tmp))
     (chain,) = report.chains
     return chain
 
