@@ -116,7 +116,8 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
         for i, (frame, loc) in enumerate(zip(stack.frames, stack.locations)):
             ret = stack.frames[i + 1].ip if i + 1 < len(stack.frames) else None
             site = loc.format(ps) if loc is not None else hex_addr(frame.ip, ps)
-            echo(f"{frame.index:02x} {_addr(frame.sp, ps)} {_addr(ret, ps)} "
+            child = frame.registers.get("ebp") if ps == 4 else frame.sp   # WinDbg's k
+            echo(f"{frame.index:02x} {_addr(child, ps)} {_addr(ret, ps)} "
                        f"{frame.trust.value:<13} {site}")
         echo(f"(walk ended: {stack.end_reason.description})")
         for problem in stack.problems:

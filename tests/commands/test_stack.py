@@ -24,9 +24,22 @@ def test_text_output_lists_frames_like_k_with_trust(tmp_path, monkeypatch):
     assert result.exit_code == 0, result.output
     lines = result.output.splitlines()
     assert lines[1].split()[:4] == ["#", "ChildEBP", "RetAddr", "Trust"]
-    assert lines[2].startswith("00 0012fe84 00404200 context")
+    assert lines[2].startswith("00 0012fe88 00404200 context")
     assert "test_app!main+0x50 [c:\\test_app.cc @ 65]" in lines[3]
     assert "(walk ended: return address 0 or below 0x1000)" in result.output
+
+
+def test_x86_childebp_column_is_each_frames_ebp_as_breakpad_recovered_it(tmp_path, monkeypatch):
+    # WinDbg's k prints the frame's EBP under ChildEBP (ESP was shown there before)
+    from tests.toolkit.stackwalk.test_walker_corpus import parse_stackwalk_out
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    expected = parse_stackwalk_out(
+        corpus_path("breakpad/processor/minidump2.stackwalk.out").read_text())
+    result = run(str(corpus_path("breakpad/processor/minidump2.dmp")), "-y",
+                 str(corpus_path("breakpad/processor/symbols")))
+    rows = [line.split() for line in result.output.splitlines()[2:2 + len(expected)]]
+    assert [int(row[1], 16) for row in rows] == [want["ebp"] for want in expected]
+    assert any(want["ebp"] != want["esp"] for want in expected)
 
 
 def test_json_has_schema_version_frames_and_end_reason(tmp_path, monkeypatch):
