@@ -90,7 +90,7 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
     if record is None:
         return None
     callee_params = ctx.notes.get(("win_params", frame.index - 1), 0)
-    regs = carried(frame.registers, ("eip", "esp", "ebp", "ebx"))
+    regs = carried(frame.registers, ("eip", "esp", "ebp") + CARRIED)
     start = record.ra_search_start(frame.sp, callee_params)
     program, _ = record.program(has_ebx="ebx" in regs)
     if "@" in program and "ebp" in regs:
@@ -112,10 +112,20 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
         if found is not None and (found.slot != (esp - 4) & 0xFFFFFFFF or found.value != eip):
             eip, esp, trust = found.value, found.slot + 4, Trust.CFI_SCAN
     regs_out: Dict[str, int] = {"eip": eip, "esp": esp, "ebp": out.get("$ebp", regs.get("ebp", 0))}
-    for name in CARRIED:
-        if f"${name}" in out:
-            regs_out[name] = out[f"${name}"]
+    regs_out.update(_callee_saved(out, frame))
     return Frame(frame.index + 1, eip, esp, trust, regs_out["ebp"], regs_out)
+
+
+def _callee_saved(out: Dict[str, int], frame: Frame) -> Dict[str, int]:
+    """EBX/ESI/EDI of the caller: restored by the program, else the callee's own (they are
+    callee-saved, so a function that does not save one leaves it as its caller had it). The
+    next frame's STACK WIN program reads them (``$ebx``), as in Breakpad and rust-minidump."""
+    regs = {}
+    for name in CARRIED:
+        value = out.get(f"${name}", frame.registers.get(name))
+        if value is not None:
+            regs[name] = value
+    return regs
 
 
 def _by_cfi(ctx, frame: Frame) -> Optional[Frame]:
@@ -133,9 +143,9 @@ def _by_cfi(ctx, frame: Frame) -> Optional[Frame]:
     if eip is None or esp is None:
         return None
     regs = {"eip": eip, "esp": esp}
-    for name in ("ebp",) + CARRIED:
-        if f"${name}" in out:
-            regs[name] = out[f"${name}"]
+    if "$ebp" in out:
+        regs["ebp"] = out["$ebp"]
+    regs.update(_callee_saved(out, frame))
     return Frame(frame.index + 1, eip, esp, Trust.CFI, regs.get("ebp"), regs)
 
 

@@ -103,8 +103,9 @@ def test_minidump2_with_symbols_matches_rust_minidumps_snapshot_where_it_agrees_
     #   displacements are); our displacement is the return address's;
     # - frame 3: rust had no kernel32 symbols ("kernel32.dll + 0x16fd6"); Breakpad's corpus
     #   symbols name it BaseProcessStart, and so do we;
-    # - rust carries ebx/esi/edi unchanged through the STACK WIN frames and prints them;
-    #   Breakpad (and we) report only registers a program recovered: eip, esp, ebp.
+    # - rust carries ebx/esi/edi through the STACK WIN frames (callee-saved: unchanged where
+    #   the program does not restore them) and so do we (issue 11 item 4: the next frame's
+    #   program reads them); Breakpad's printout shows only eip, esp, ebp.
     rust = parse_rust_snapshot(corpus_path(RUST_SNAPSHOTS.format("human-symbols")).read_text())
     stack = _minidump2_stack(corpus_path("breakpad/processor/symbols"), tmp_path)
     assert len(stack.frames) == len(rust) == 4
@@ -118,9 +119,8 @@ def test_minidump2_with_symbols_matches_rust_minidumps_snapshot_where_it_agrees_
             assert (loc.symbol, loc.line) == (want["function"], want["line"])
         else:
             assert loc.symbol == "BaseProcessStart"          # Breakpad's answer, see above
-        if frame.index:
-            assert not {"ebx", "esi", "edi"} & set(frame.registers)
-            assert {"ebx", "esi", "edi"} <= set(regs)        # rust's carried registers
+        assert {k: frame.registers[k] for k in ("ebx", "esi", "edi")} == \
+            {k: regs[k] for k in ("ebx", "esi", "edi")}
 
 
 def test_minidump2_without_symbols_matches_rust_minidumps_frame_pointer_walk(tmp_path):
