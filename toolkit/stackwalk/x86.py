@@ -106,7 +106,10 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
     out = ev.registers
     eip, esp = out["$eip"], out["$esp"]
     trust = Trust.CFI
-    if not ev.recover_ebp or (eip >= 4096 and not ctx.seems_valid_return(eip)):
+    # The program's EIP needs code at its call site, not a known function: PDBs of mingw
+    # builds hold no procedure for CRT code (__tmainCRTStartup), whose return address
+    # main's program reads at ebp+4 (as x64 unwind results are judged, amd64.py).
+    if not ev.recover_ebp or (eip >= 4096 and not ctx.is_code(eip - 1)):
         found = scan_for_return(ctx, (esp - 4) & 0xFFFFFFFF, scan_slots(frame), stack_end(ctx),
                                 prefer_callsite=False)
         if found is not None and (found.slot != (esp - 4) & 0xFFFFFFFF or found.value != eip):

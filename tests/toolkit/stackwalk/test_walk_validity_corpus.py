@@ -50,3 +50,18 @@ def test_x64_context_frame_without_unwind_info_returns_to_the_address_at_rsp(tmp
     # rust-minidump's next three frames, which following RBP to node+0x95b441 skipped
     assert [f.ip for f in frames[2:5]] == [node.base + 0x2f4a7c, exe.base + 0xe97f8,
                                            node.base + 0x95b441]
+
+
+def test_x86_mingw_main_returns_to_tmainCRTStartup_at_ebp_plus_4_with_the_pdb(tmp_path):
+    # the PDB has no procedure for the CRT's __tmainCRTStartup; main's STACK WIN program
+    # reads its return address at ebp+4, and a scan hit in ntdll used to replace it
+    from toolkit.symbols.resolver import Resolver
+    target = open_target(corpus_path("wine/dumps/crash-i686-mingw-ext-normal-cv.dmp"))
+    resolver = Resolver.from_symbol_path(str(corpus_path("wine/bin")), cache_dir=tmp_path)
+    stack = walk_target(target, resolver).threads[0]
+    main = next(i for i, loc in enumerate(stack.locations) if loc.symbol == "main()")
+    frame, caller = stack.frames[main], stack.frames[main + 1]
+    assert caller.ip == int.from_bytes(target.read(frame.registers["ebp"] + 4, 4), "little")
+    assert stack.locations[main + 1].module == "crash-i686-mingw.exe"
+    assert caller.trust is Trust.CFI
+    assert all(f.trust is not Trust.CFI_SCAN for f in stack.frames)
