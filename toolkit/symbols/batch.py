@@ -18,9 +18,9 @@ from typing import Dict, Iterator, List, Optional, Sequence
 import numpy as np
 
 from toolkit.symbols.bucket_index import BucketIndex
-from toolkit.symbols.location import Location
+from toolkit.symbols.location import Location, SymbolStatus
 from toolkit.symbols.module_index import ModuleIndex
-from toolkit.symbols.resolver import ModuleSymbols, Resolver
+from toolkit.symbols.resolver import PUBLIC_REASON, ModuleSymbols, Resolver
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class MergedTable:
     function: np.ndarray     # int64
     line: np.ndarray         # uint32
     file: np.ndarray         # int64
+    public: np.ndarray       # bool: answered from the PDB's records (SymbolStatus.PUBLIC)
     anchor: np.ndarray       # uint64
     names: np.ndarray        # object
     files: np.ndarray        # object
@@ -50,14 +51,14 @@ class MergedTable:
 
     @classmethod
     def build(cls, index: ModuleIndex, symbols: Sequence[Optional[ModuleSymbols]]) -> "MergedTable":
-        keys = ("starts", "module", "function", "anchor", "line", "file")
+        keys = ("starts", "module", "function", "anchor", "line", "file", "public")
         parts: Dict[str, List[np.ndarray]] = {k: [] for k in keys}
         names: List[str] = []
         files: List[str] = []
 
-        def add(starts, module, function, anchor, line, file) -> None:
+        def add(starts, module, function, anchor, line, file, public=False) -> None:
             n = len(starts)
-            for key, value in zip(keys, (starts, module, function, anchor, line, file)):
+            for key, value in zip(keys, (starts, module, function, anchor, line, file, public)):
                 parts[key].append(np.broadcast_to(np.asarray(value), (n,)))
 
         add([0], -1, -1, 0, 0, -1)
@@ -73,14 +74,15 @@ class MergedTable:
                 add(table.range_starts[keep].astype(np.uint64) + np.uint64(module.base), m,
                     np.where(rf >= 0, rf + len(names), -1),
                     np.where(rf >= 0, entry, 0).astype(np.uint64) + np.uint64(module.base),
-                    table.range_line[keep], np.where(rfile >= 0, rfile + len(files), -1))
+                    table.range_line[keep], np.where(rfile >= 0, rfile + len(files), -1),
+                    table.range_public[keep] if table.range_public is not None else False)
                 names.extend(table.func_names)
                 files.extend(table.file_paths)
             add([module.end], -1, -1, 0, 0, -1)
         cat = {k: np.concatenate(v) for k, v in parts.items()}
         order = np.argsort(cat["starts"].astype(np.uint64), kind="stable")  # bases/ends stay put
         dtypes = dict(starts=np.uint64, module=np.int64, function=np.int64, anchor=np.uint64,
-                      line=np.uint32, file=np.int64)
+                      line=np.uint32, file=np.int64, public=bool)
         cols = {k: np.ascontiguousarray(cat[k][order], dtype=dtypes[k]) for k in keys}
         return cls(**cols, names=np.array(names + [None], dtype=object),
                    files=np.array(files + [None], dtype=object),
@@ -137,8 +139,11 @@ class BatchResult:
         if lines and f >= 0:
             line = int(self.table.line[r]) or None
             file = self.table.files[int(self.table.file[r])]
+        status, reason = syms.status, syms.reason
+        if f >= 0 and self.table.public[r]:
+            status, reason = SymbolStatus.PUBLIC, PUBLIC_REASON
         return Location(address, module.name, module.base, self.table.names[f] if f >= 0 else None,
-                        int(self.displacement[i]), file, line, None, (), syms.status, syms.reason)
+                        int(self.displacement[i]), file, line, None, (), status, reason)
 
     def locations(self, resolver: Resolver, *, lines: bool = True,
                   inlines: bool = False) -> Iterator[Location]:

@@ -35,7 +35,7 @@ from toolkit.symbols.cache import atomic_writer
 NONE32 = 0xFFFFFFFF
 _HEADER_SIZE = 80
 _FILE_FIELDS = {7: 3, 8: 3, 9: 6}          # u32 fields per File record, by SymCache version
-TABLE_FORMAT = 1                          # bump when the .npz layout changes
+TABLE_FORMAT = 2                          # bump when the .npz layout changes
 
 
 def _align8(offset: int) -> int:
@@ -58,6 +58,8 @@ class FunctionTable:
     func_entry: np.ndarray        # uint32: entry RVA per function
     func_names: Tuple[str, ...]
     file_paths: Tuple[str, ...]
+    range_public: Optional[np.ndarray] = None   # bool: answered from the PDB's own records
+                                                # (pdb_records.fill_table), not its line data
 
     @property
     def function_count(self) -> int:
@@ -81,6 +83,8 @@ class FunctionTable:
                      range_starts=self.range_starts, range_func=self.range_func,
                      range_line=self.range_line, range_file=self.range_file,
                      range_inlined=self.range_inlined, func_entry=self.func_entry,
+                     range_public=self.range_public if self.range_public is not None
+                     else np.zeros(len(self.range_starts), dtype=bool),
                      func_names=np.frombuffer("\0".join(self.func_names).encode("utf-8"),
                                               dtype=np.uint8),
                      file_paths=np.frombuffer("\0".join(self.file_paths).encode("utf-8"),
@@ -99,7 +103,7 @@ class FunctionTable:
                 return cls(z["range_starts"], z["range_func"], z["range_line"], z["range_file"],
                            z["range_inlined"], func_entry,
                            tuple(names.split("\0")) if len(func_entry) else (),
-                           tuple(files.split("\0")) if files else ())
+                           tuple(files.split("\0")) if files else (), z["range_public"])
         except (OSError, KeyError, ValueError, EOFError):
             return None
 

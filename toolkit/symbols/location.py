@@ -19,6 +19,8 @@ class SymbolStatus(str, enum.Enum):
     """How the symbol in a ``Location`` was obtained; ordered from best to worst."""
 
     EXACT = "exact"            # a debug file whose id matches the module
+    PUBLIC = "public"          # that file's procedure/public records only (no line data there):
+                               # the nearest preceding symbol, WinDbg's public-symbol match
     EXPORT = "export"          # only the image's export table (no debug file found)
     MISMATCHED = "mismatched"  # a debug file with a different id, used on --allow-mismatch
     MISSING = "missing"        # no symbols at all: the answer is module+offset (or a bare address)

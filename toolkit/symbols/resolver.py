@@ -25,6 +25,7 @@ from toolkit.model.errors import DumpkitError, SymbolEngineUnavailable
 from toolkit.symbols.cache import atomic_writer
 from toolkit.symbols.function_table import FunctionTable
 from toolkit.symbols.location import InlineFrame, Location, SymbolStatus
+from toolkit.symbols.pdb_records import PdbRecords, fill_table, load_pdb_records
 from toolkit.model.target import Module, Problem
 
 
@@ -79,6 +80,7 @@ class ModuleSymbols:
     kind: Optional[str] = None               # "pdb" | "sym" | "pe"
     symcache: Any = field(default=None, repr=False)
     table: Optional[FunctionTable] = field(default=None, repr=False)
+    records: Optional[PdbRecords] = field(default=None, repr=False)  # the PDB's procs/publics
 
     @property
     def has_symbols(self) -> bool:
@@ -251,13 +253,19 @@ class Resolver:
             reasons.append(f"{path.name} is unreadable: {type(exc).__name__}: {exc}")
             return None
         cache_path = self._cache_path(module, kind, _id_of(obj.debug_id) or wanted)
-        if cache_path is not None and status is not SymbolStatus.MISMATCHED:
+        persist = cache_path is not None and status is not SymbolStatus.MISMATCHED
+        records = None
+        if kind == "pdb":
+            records = load_pdb_records(path, _records_path(cache_path) if persist else None)
+        if persist:
+            assert cache_path is not None
             symcache = self._persist(symcache, cache_path)
-        table = self._table(symcache, cache_path)
+        table = self._table(symcache, cache_path if persist else None,
+                            records if status is SymbolStatus.EXACT else None)
         if kind == "pe" and table is not None and table.function_count == 0:
             reasons.append(f"{path.name} (the image) exports no functions")
             return None
-        return ModuleSymbols(module, status, reason, path, kind, symcache, table)
+        return ModuleSymbols(module, status, reason, path, kind, symcache, table, records)
 
     # -- derived caches ----------------------------------------------------------------------
 
@@ -289,8 +297,13 @@ class Resolver:
                 return None
         except Exception:  # a torn or foreign file: rebuild from the symbol file
             return None
+        records = None
+        if kind == "pdb":
+            records = PdbRecords.load(path.with_suffix(".records.npz"))
+            if records is None:        # cached before the records were: read the PDB once more
+                return None
         return ModuleSymbols(module, SymbolStatus.EXACT, None, path, kind, symcache,
-                             self._table(symcache, path))
+                             self._table(symcache, path, records), records)
 
     def _persist(self, symcache: Any, path: Path) -> Any:
         """Write the SymCache atomically and reopen it memory-mapped from disk."""
@@ -303,7 +316,8 @@ class Resolver:
             self.problems.append(Problem("symcache-write", f"cannot cache {path}: {exc}"))
             return symcache
 
-    def _table(self, symcache: Any, cache_path: Optional[Path]) -> Optional[FunctionTable]:
+    def _table(self, symcache: Any, cache_path: Optional[Path],
+               records: Optional[PdbRecords] = None) -> Optional[FunctionTable]:
         npz = cache_path.with_suffix(".npz") if cache_path is not None else None
         if npz is not None and npz.is_file():
             table = FunctionTable.load(npz)
@@ -314,6 +328,8 @@ class Resolver:
         except DumpkitError as exc:  # a SymCache version we cannot read: lookups stay per-address
             self.problems.append(Problem("symcache-format", str(exc)))
             return None
+        if records is not None:
+            table = fill_table(table, records)
         if npz is not None:
             try:
                 table.save(npz)
@@ -334,16 +350,38 @@ class Resolver:
             return base
         frames = syms.symcache.lookup(rva)
         if not frames:
-            return base
+            return self._from_records(syms, base, rva)
         outer = frames[-1]
         inline_frames: Tuple[InlineFrame, ...] = ()
         if inlines:
             inline_frames = tuple(InlineFrame(f.symbol, f.full_path if lines else None,
                                               (f.line or None) if lines else None)
                                   for f in frames[:-1])
-        return Location(address, module.name, module.base, outer.symbol, rva - outer.sym_addr,
+        symbol = outer.symbol
+        if syms.records is not None:
+            symbol = syms.records.fix_name(symbol, outer.sym_addr)
+        return Location(address, module.name, module.base, symbol, rva - outer.sym_addr,
                         outer.full_path if lines else None, (outer.line or None) if lines else None,
                         None, inline_frames, syms.status, syms.reason)
+
+
+    @staticmethod
+    def _from_records(syms: ModuleSymbols, base: Location, rva: int) -> Location:
+        """Where the SymCache has nothing: the PDB's nearest preceding procedure or public."""
+        got = syms.records.nearest(rva) if syms.records is not None else None
+        if got is None or syms.status is not SymbolStatus.EXACT:
+            return base
+        name, start, _ = got
+        return Location(base.address, base.module, base.module_base, name, rva - start,
+                        status=SymbolStatus.PUBLIC, reason=PUBLIC_REASON)
+
+
+PUBLIC_REASON = "public symbol: the PDB's line data does not cover this address"
+
+
+def _records_path(cache_path: Optional[Path]) -> Optional[Path]:
+    """``<id>-pdb.symc`` -> ``<id>-pdb.records.npz``: the PDB's records beside its SymCache."""
+    return cache_path.with_suffix(".records.npz") if cache_path is not None else None
 
 
 def _symcache_bytes(symcache: Any) -> bytes:
@@ -369,5 +407,5 @@ def guess_pdb_name(module: Module) -> str:
     return stem + ".pdb"
 
 
-__all__ = ["Resolver", "ModuleSymbols", "Locator", "ImageIdentity", "identity_of_image",
+__all__ = ["PUBLIC_REASON", "Resolver", "ModuleSymbols", "Locator", "ImageIdentity", "identity_of_image",
            "require_symbolic", "guess_pdb_name"]
