@@ -132,20 +132,18 @@ class PdbRecords:
         x86 publics decorated (``__SEH_prolog4()`` for ``_SEH_prolog4``). Where a record at
         ``entry`` shows that, take the record's name; C++ names it left mangled get demangled.
         """
-        bare = name[:-2] if name.endswith("()") else name
+        bare, params = split_parameters(name)
         at = self.names_at.get(entry, ())
         if self.is_x86 and (1, bare) in at and not bare.startswith("?"):
-            return undecorate_c(bare, True)      # a MASM PROC: its record has the public's name
+            return undecorate_c(bare, True) + params  # a MASM PROC: named like its public
         if any(kind == 0 and own == bare for kind, own in at):
             return name
         for kind, own in at:
             if kind == 0 and own.startswith("_") and own[1:] == bare:
-                return own
+                return own + params
         for kind, own in at:
             if kind == 1 and not self.is_x86 and own == "_" + bare:
-                return own
-            if kind == 1 and self.is_x86 and own == bare and not own.startswith("?"):
-                return undecorate_c(own, True)
+                return own + params
         if name.startswith("?"):                 # stored mangled (e.g. /Zi with /Gy- objects)
             return demangle(name)
         return name
@@ -213,6 +211,19 @@ class PdbRecords:
                            int(z["machine"][0]))
         except (OSError, KeyError, ValueError, EOFError):
             return None
+
+
+def split_parameters(name: str) -> Tuple[str, str]:
+    """``foo(int, char*)`` -> (``foo``, ``(int, char*)``): symbolic appends the parameter list
+    from the type records; the records themselves name the function without it."""
+    if not name.endswith(")"):
+        return name, ""
+    depth = 0
+    for i in range(len(name) - 1, -1, -1):
+        depth += {")": 1, "(": -1}.get(name[i], 0)
+        if depth == 0:
+            return (name[:i], name[i:]) if i > 0 else (name, "")
+    return name, ""
 
 
 _X86_STDCALL = re.compile(r"^_(?P<name>[^@?]+)@\d+$")
@@ -471,9 +482,11 @@ def fill_table(table: "FunctionTable", records: PdbRecords) -> "FunctionTable":
     for lo, hi in holes:
         if hi <= lo:
             continue
-        # The answer changes inside the hole only where a record starts.
+        # The answer changes inside the hole only where a record starts, and one byte later
+        # (publics sharing an address: ``nearest`` names another one past an exact hit).
         first, last = np.searchsorted(rec_rva, [lo, hi], side="left")
-        cuts = {lo} | set(rec_rva[first:last].tolist())
+        starts_here = {lo} | set(rec_rva[first:last].tolist())
+        cuts = starts_here | {x + 1 for x in starts_here if x + 1 < hi}
         for cut in sorted(cuts):
             got = records.nearest(cut)
             if got is None:

@@ -45,5 +45,6 @@ def test_json_has_padded_addresses_hex_displacement_status_and_inline_chain():
     assert doc["text"] == full().format(4)
 
 
-def test_status_values_are_the_documented_four():
-    assert {s.value for s in SymbolStatus} == {"exact", "export", "missing", "mismatched"}
+def test_status_values_are_the_documented_five():
+    assert {s.value for s in SymbolStatus} == {"exact", "public", "export", "missing",
+                                               "mismatched"}

@@ -56,6 +56,7 @@ def test_symcache_and_function_table_are_cached_by_debug_id_and_reused(tmp_path)
     first.lookup(crash_module(), 0x401000)
     cached = sorted(p.name for p in (tmp_path / "cache" / "symcache").iterdir())
     assert cached == ["3249D99D0C4049318610F4E4FB0B69361-pdb.npz",
+                      "3249D99D0C4049318610F4E4FB0B69361-pdb.records.npz",
                       "3249D99D0C4049318610F4E4FB0B69361-pdb.symc"]
     warm = Resolver(None, tmp_path / "cache")          # no symbol path at all
     syms = warm.symbols_for(crash_module())
