@@ -210,8 +210,10 @@ def _engine_status(doc: Any, inside: str) -> Any:
         return doc
     if isinstance(doc, dict):
         out = {k: _engine_status(v, inside) for k, v in doc.items()}
-        if out.get("status") == "exact" and "symbol" in out and out.get("symbol"):
-            out["reason"] = "named by the debugger engine"
+        # The engine gives a name, not how it found it: a public-symbol match offline
+        # (the PDB's records, no line data) is an engine-named "exact" inside.
+        if out.get("status") in ("exact", "public") and "symbol" in out and out.get("symbol"):
+            out["status"], out["reason"] = "exact", "named by the debugger engine"
         return out
     if isinstance(doc, list):
         return [_engine_status(v, inside) for v in doc]
