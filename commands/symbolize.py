@@ -50,9 +50,12 @@ def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str]
     if input_path and input_path != "-" and is_trace(Path(input_path)):
         trace = read_trace(Path(input_path))
         modules = [m.to_module() for m in trace.modules]
+        _note_dropped(trace.problems)
     if dump:
         from toolkit.targets.open import open_target
-        modules += open_target(dump).modules()
+        target = open_target(dump)
+        modules += target.modules()
+        _note_dropped(target.problems)
     if modules_file:
         modules += _modules_json(Path(modules_file))
     if not modules and trace is None and isinstance(ctx.obj, dict) and ctx.obj.get("target_factory"):
@@ -72,7 +75,7 @@ def _modules_json(path: Path) -> List[Module]:
     from toolkit.symbols.symbolize import module_from_json
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except ValueError as exc:    # JSONDecodeError, bad UTF-8, an int past Python's digit limit
         raise InputError(f"{path} is not JSON: {exc}") from None
     if isinstance(data, dict):
         data = data.get("modules")
@@ -131,6 +134,14 @@ def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> Non
     if as_json:
         emit_json("symbolize", {"modules": [m.to_module().to_json(ptr) for m in trace.modules],
                                 "events": docs})
+
+
+def _note_dropped(problems) -> None:  # type: ignore[no-untyped-def]
+    """One stderr line per module left out of the table because it lies outside the address
+    space, so an address that comes out "(no module)" is explained."""
+    for problem in problems:
+        if problem.code == "module.out_of_range":
+            click.echo(f"*** {problem.message}", err=True)
 
 
 def _warn_modules(resolver) -> None:  # type: ignore[no-untyped-def]

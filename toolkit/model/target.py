@@ -15,6 +15,22 @@ from toolkit.model.debug_id import DebugId, code_id
 from toolkit.model.hexfmt import hex_addr, hex_int
 
 
+ADDRESS_LIMIT = 1 << 64     # one past the last address of any target
+
+
+def fits_address_space(base: int, size: int) -> bool:
+    """Whether ``[base, base + size)`` lies inside the 64-bit address space. A module that does
+    not (a forged ModuleList, ``--modules`` JSON or trace module table) cannot be indexed with
+    uint64 arrays and names no real code, so callers drop it with a note."""
+    return 0 <= base and 0 < size and base + size <= ADDRESS_LIMIT
+
+
+def out_of_range_note(module: "Module") -> "Problem":
+    """The problem recorded for a module dropped because it lies outside the address space."""
+    return Problem("module.out_of_range", f"{module.name}: base {module.base:#x} + size "
+                   f"{module.size:#x} is outside the 64-bit address space; module ignored")
+
+
 class Arch(str, enum.Enum):
     X86 = "x86"
     AMD64 = "amd64"
@@ -105,6 +121,9 @@ class Thread:
 
 @dataclass(frozen=True)
 class Module:
+    """A loaded image. ``base`` and ``size`` are whatever the input claims; ``fits_address_space``
+    tells whether they describe a range of the 64-bit address space at all."""
+
     base: int
     size: int
     path: str                           # as the target names it (full path when known)
@@ -134,6 +153,10 @@ class Module:
 
     def contains(self, address: int) -> bool:
         return self.base <= address < self.base + self.size
+
+    @property
+    def fits_address_space(self) -> bool:
+        return fits_address_space(self.base, self.size)
 
     def to_json(self, pointer_size: int = 8) -> Dict[str, Any]:
         return {

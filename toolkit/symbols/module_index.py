@@ -2,7 +2,9 @@
 
 Modules are sorted by base once; an address belongs to the module with the greatest base not
 above it, if it lies below that module's end. Overlapping modules (a broken dump or a trace that
-recorded a reload without an unload) keep the later-listed one out rather than guessing.
+recorded a reload without an unload) keep the later-listed one out rather than guessing. A
+module outside the 64-bit address space (base + size past 2**64, negative numbers) is left out
+too and listed in ``dropped``: uint64 arrays cannot hold it and it names no real code.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from typing import Dict, List, Optional, Sequence
 
 import numpy as np
 
-from toolkit.model.target import Module
+from toolkit.model.target import Module, fits_address_space
 
 
 class ModuleIndex:
@@ -20,7 +22,9 @@ class ModuleIndex:
 
     def __init__(self, modules: Sequence[Module]) -> None:
         ordered: List[Module] = []
-        for module in sorted(modules, key=lambda m: (m.base, -m.size)):
+        self.dropped: List[Module] = [m for m in modules if not m.fits_address_space]
+        usable = [m for m in modules if fits_address_space(m.base, m.size)]
+        for module in sorted(usable, key=lambda m: (m.base, -m.size)):
             if ordered and module.base < ordered[-1].end:
                 continue                              # overlaps its predecessor: ignored
             ordered.append(module)

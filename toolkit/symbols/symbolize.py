@@ -29,7 +29,7 @@ from toolkit.symbols.batch import BatchSymbolizer
 from toolkit.symbols.location import Location
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.symbols.resolver import Resolver
-from toolkit.model.target import Module
+from toolkit.model.target import Module, fits_address_space
 
 CHUNK = 65536
 _NAME_ONLY_BASE = 1 << 48          # synthetic bases for modules known only by name
@@ -77,6 +77,9 @@ def module_from_json(item: Dict[str, Any]) -> Module:
     base, size = num("base"), num("size")
     if base is None or size is None or size <= 0:
         raise InputError(f"--modules: {item['name']} needs a base and a positive size")
+    if not fits_address_space(base, size):
+        raise InputError(f"--modules: {item['name']}: base {base:#x} + size {size:#x} is "
+                         "outside the 64-bit address space")
     timestamp, size_of_image = num("timestamp"), num("size_of_image")
     code_id = item.get("code_id")
     if isinstance(code_id, str) and len(code_id) > 8 and timestamp is None:

@@ -24,7 +24,7 @@ from parsers.trace import (
     TRACE_RECORD, TRACE_RECORD_HEADER, TRACE_RECORD_HEADER_SIZE, TRACE_RECORD_TYPE, TRACE_VERSION,
 )
 from toolkit.model.errors import CorruptInput, InputError
-from toolkit.model.target import Module, Problem
+from toolkit.model.target import Module, Problem, fits_address_space
 
 _EVENTS_FIXED = 8
 _RECORD_MODULE = TRACE_RECORD_TYPE["TRACE_RECORD_MODULE"]
@@ -151,7 +151,14 @@ def _parse(buf: memoryview, where: str) -> Trace:
                                offset=pos, path=where)
         body = buf[body_at:body_at + rsize]
         if rtype == _RECORD_MODULE:
-            modules.append(_module(body, body_at, where))
+            module = _module(body, body_at, where)
+            if fits_address_space(module.base, module.size):
+                modules.append(module)
+            else:
+                problems.append(Problem("module.out_of_range",
+                                        f"{module.name}: base {module.base:#x} + size "
+                                        f"{module.size:#x} at {pos:#x} is outside the 64-bit "
+                                        "address space; module ignored"))
         elif rtype == _RECORD_EVENTS:
             blocks.append(_events(body, body_at, where))
         else:

@@ -25,7 +25,8 @@ from toolkit.targets.minidump.image import debug_id_from_image
 from toolkit.targets.minidump.wow64 import WOW64_DLLS, wow64_state
 from toolkit.model.ntstatus import exception_name
 from toolkit.model.target import (Arch, ExceptionInfo, Handle, MemoryInfo, MemoryRegion, MiscInfo,
-                            Module, Problem, Registers, SystemInfo, Thread, UnloadedModule)
+                            Module, Problem, Registers, SystemInfo, Thread, UnloadedModule,
+                            out_of_range_note)
 
 MEMORY_LIST, MEMORY64_LIST, MEMORY_INFO_LIST = 5, 9, 16
 
@@ -167,6 +168,9 @@ class MinidumpTarget:
     def _build_modules(self) -> List[Module]:
         out = []
         for m in self._listed_modules():
+            if not m.fits_address_space:
+                self._problems.append(out_of_range_note(m))
+                continue
             if m.debug_id is None and not m.cv_record:
                 found = debug_id_from_image(self, m)
                 if found is not None:
