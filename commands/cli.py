@@ -64,7 +64,8 @@ def _quiet_exit_after_broken_pipe() -> None:
 
 
 def _fail(name: str, message: str) -> None:
-    click.echo(f"{name}: {' '.join(message.split())}", err=True)
+    from commands.output import escape_controls
+    click.echo(f"{name}: {' '.join(escape_controls(message).split())}", err=True)
     sys.exit(2)
 
 

@@ -14,7 +14,7 @@ from typing import List, Optional
 import click
 
 from commands.common import json_option
-from commands.output import emit_json
+from commands.output import emit_json, write_lines
 from toolkit.targets.pe.image import PeImage
 from toolkit.targets.pe.records import DebugEntry, LoadConfig
 from toolkit.targets.pe.report import DebugDirReport, debugdir_report, write_blobs
@@ -45,7 +45,7 @@ def debugdir(ctx: click.Context, file: Optional[str], as_json: bool,
         return
     lines = render_text(report)
     lines += [f"Blob written: {p}" for p in written]
-    click.echo("\n".join(lines))
+    write_lines(lines)
 
 
 def render_text(report: DebugDirReport) -> List[str]:

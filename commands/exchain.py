@@ -57,7 +57,8 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: Optional[str], all_
     if as_json:
         emit_json("exchain", report.to_json())
     else:
-        echo("\n".join(render_text(report)))
+        for line in render_text(report):
+            echo(line)
     if not any(c.applicable for c in report.chains):
         sys.exit(1)        # nothing to analyse: no x86 / WOW64 thread at all
 

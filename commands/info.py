@@ -7,7 +7,7 @@ from typing import List, Optional
 import click
 
 from commands.common import json_option, load_target
-from commands.output import emit_json
+from commands.output import emit_json, write_lines
 from toolkit.triage.summary import DumpSummary, summarize
 
 
@@ -21,7 +21,7 @@ def info(ctx: click.Context, dump: Optional[str], as_json: bool) -> None:
     if as_json:
         emit_json("info", summary.to_json())
     else:
-        click.echo("\n".join(render_text(summary)))
+        write_lines(render_text(summary))
 
 
 def render_text(s: DumpSummary) -> List[str]:

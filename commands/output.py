@@ -1,15 +1,45 @@
-"""Rendering helpers shared by commands: JSON envelopes and the rich console."""
+"""Rendering helpers shared by commands: JSON envelopes, the rich console, and the one escaping
+of control characters every text line goes through (dump strings are attacker-controlled: a
+NUL, ESC or newline in a module name must not end a line or drive the terminal)."""
 
 from __future__ import annotations
 
 import json
 import re
 import sys
-from typing import Any, Dict
+from typing import Any, Dict, Iterable
 
 import click
 
 SCHEMA_VERSION = 1
+
+
+# C0 controls but tab, DEL, C1 controls, Unicode line/paragraph separators and bidi overrides.
+_CONTROLS = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_one(match: "re.Match[str]") -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with every control character written as ``\\xNN`` / ``\\uNNNN``, so one
+    value stays on one line and cannot send terminal escapes (JSON output escapes by itself)."""
+    if _CONTROLS.search(text) is None:
+        return text
+    return _CONTROLS.sub(_escape_one, text)
+
+
+def write(line: str = "", err: bool = False) -> None:
+    """One plain text line on stdout (or stderr), escaped."""
+    click.echo(escape_controls(line), err=err)
+
+
+def write_lines(lines: Iterable[str], err: bool = False) -> None:
+    """Each of ``lines`` as its own escaped line."""
+    for line in lines:
+        click.echo(escape_controls(line), err=err)
 
 
 def emit_json(command: str, payload: Dict[str, Any]) -> None:
@@ -36,7 +66,9 @@ _HIGHLIGHTS = (
 
 
 def echo(line: str = "") -> None:
-    """One line of a command's text view: rich colour on a terminal, plain text elsewhere."""
+    """One line of a command's text view: rich colour on a terminal, plain text elsewhere;
+    control characters escaped either way."""
+    line = escape_controls(line)
     if not sys.stdout.isatty():
         click.echo(line)
         return

@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 import click
 
 from commands.common import json_option
-from commands.output import emit_json
+from commands.output import emit_json, write
 from toolkit.model.errors import InputError
 from toolkit.model.target import Module
 
@@ -105,7 +105,7 @@ def _render_lines(engine, stream, ptr: int, as_json: bool, as_jsonl: bool) -> No
         elif as_json:
             results.append(result.to_json(ptr))
         else:
-            click.echo(format_result(result, ptr))
+            write(format_result(result, ptr))
     if as_json:
         emit_json("symbolize", {"results": results})
 
@@ -128,9 +128,9 @@ def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> Non
             else:
                 docs.append(doc)
             continue
-        click.echo(f"event {i}  thread {head['thread_id']:#x}  time {head['timestamp']}")
+        write(f"event {i}  thread {head['thread_id']:#x}  time {head['timestamp']}")
         for n, loc in enumerate(frames):
-            click.echo(f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr))
+            write(f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr))
     if as_json:
         emit_json("symbolize", {"modules": [m.to_module().to_json(ptr) for m in trace.modules],
                                 "events": docs})
@@ -141,7 +141,7 @@ def _note_dropped(problems) -> None:  # type: ignore[no-untyped-def]
     space, so an address that comes out "(no module)" is explained."""
     for problem in problems:
         if problem.code == "module.out_of_range":
-            click.echo(f"*** {problem.message}", err=True)
+            write(f"*** {problem.message}", err=True)
 
 
 def _warn_modules(resolver) -> None:  # type: ignore[no-untyped-def]
@@ -151,8 +151,8 @@ def _warn_modules(resolver) -> None:  # type: ignore[no-untyped-def]
         if syms.status.value == "exact" or syms.module.name in seen:
             continue
         seen.add(syms.module.name)
-        click.echo(f"*** {syms.status.value} symbols for {syms.module.name}: "
-                   f"{syms.reason or 'no reason recorded'}", err=True)
+        write(f"*** {syms.status.value} symbols for {syms.module.name}: "
+              f"{syms.reason or 'no reason recorded'}", err=True)
 
 
 __all__ = ["symbolize"]

@@ -14,7 +14,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import click
 
 from commands.common import json_option
-from commands.output import emit_json
+from commands.output import emit_json, write
 from toolkit.model.errors import InputError
 
 
@@ -51,7 +51,7 @@ def capture(images: Sequence[str], out: str, bases: Sequence[str],
     if events_file:
         events = _read_events(Path(events_file), {m.name.lower(): m.base for m in modules})
     write_trace(Path(out), modules, events, machine=machine, pointer_size=pointer_size)
-    click.echo(f"wrote {out}: {len(modules)} modules, {len(events) if events else 0} events")
+    write(f"wrote {out}: {len(modules)} modules, {len(events) if events else 0} events")
 
 
 @trace.command()
@@ -70,14 +70,14 @@ def show(trace_file: str, as_json: bool) -> None:
                                  "events": len(t.events), "addresses": len(t.events.addresses),
                                  "problems": [p.to_json() for p in t.problems]})
         return
-    click.echo(f"{t.machine}, {len(t.events)} events, {len(t.events.addresses)} addresses")
+    write(f"{t.machine}, {len(t.events)} events, {len(t.events.addresses)} addresses")
     w = ptr * 2
-    click.echo(f"{'start':<{w}} {'end':<{w}}   module name")
+    write(f"{'start':<{w}} {'end':<{w}}   module name")
     for m in modules:
         ident = f"{m.pdb_name} {m.debug_id}" if m.debug_id else "(no CodeView record)"
-        click.echo(f"{m.base:0{w}x} {m.end:0{w}x}   {m.name:<20} {ident}")
+        write(f"{m.base:0{w}x} {m.end:0{w}x}   {m.name:<20} {ident}")
     for p in t.problems:
-        click.echo(f"  {p.code}: {p.message}")
+        write(f"  {p.code}: {p.message}")
 
 
 def _parse_bases(bases: Sequence[str]) -> Dict[str, int]:

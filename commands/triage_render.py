@@ -12,6 +12,7 @@ from typing import Any, Optional
 
 import click
 
+from commands.output import escape_controls
 from toolkit.triage.buckets import Report, iso_time
 
 CSV_COLUMNS = ("bucket", "count", "share", "first_time", "last_time", "example", "top_module",
@@ -98,9 +99,9 @@ def render_table(report: Report, top: int = 20) -> None:
     if len(report.buckets) > top:
         con.print(f"... {len(report.buckets) - top} more buckets (--top, --json, --csv)")
     for o in report.refused:
-        con.print(f"refused: {o.name}: {o.reason}", markup=False)
+        con.print(escape_controls(f"refused: {o.name}: {o.reason}"), markup=False)
     for s in report.skipped:
-        con.print(f"skipped: {s.name}: {s.reason}", markup=False)
+        con.print(escape_controls(f"skipped: {s.name}: {s.reason}"), markup=False)
 
 
 def _date(stamp: Optional[int]) -> str:

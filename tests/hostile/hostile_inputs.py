@@ -46,3 +46,17 @@ def with_module_base(dump: bytes, index: int, base: int, size: int) -> bytes:
     out = bytearray(dump)
     struct.pack_into("<QI", out, at, base, size)
     return bytes(out)
+
+
+def with_module_name_chars(dump: bytes, index: int, text: str) -> bytes:
+    """The dump with the last characters of ModuleList entry ``index``'s name (its file name)
+    replaced by ``text`` (same UTF-16 length, so every RVA stays valid)."""
+    rva, _ = stream_location(dump, MODULE_LIST)
+    entry = MINIDUMP_MODULE.parse(dump[rva + 4 + index * MINIDUMP_MODULE.sizeof():])
+    length = struct.unpack_from("<I", dump, entry.ModuleNameRva)[0]
+    body = text.encode("utf-16-le")
+    assert len(body) <= length, "replacement longer than the name"
+    out = bytearray(dump)
+    end = entry.ModuleNameRva + 4 + length
+    out[end - len(body):end] = body
+    return bytes(out)
