@@ -17,7 +17,7 @@ from typing import Any, Dict, List, Optional, Sequence, Set
 import click
 
 from commands.common import json_option
-from commands.output import emit_json, write
+from commands.output import emit_json, write, write_lines
 from toolkit.model.errors import InputError
 from toolkit.model.target import Module
 
@@ -105,7 +105,7 @@ def _render_lines(engine, stream, ptr: int, as_json: bool, as_jsonl: bool) -> No
         elif as_json:
             results.append(result.to_json(ptr))
         else:
-            write(format_result(result, ptr))
+            write_lines(format_result(result, ptr).split("\n"))  # inline frames: own lines
     if as_json:
         emit_json("symbolize", {"results": results})
 
@@ -130,7 +130,7 @@ def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> Non
             continue
         write(f"event {i}  thread {head['thread_id']:#x}  time {head['timestamp']}")
         for n, loc in enumerate(frames):
-            write(f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr))
+            write_lines((f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr)).split("\n"))
     if as_json:
         emit_json("symbolize", {"modules": [m.to_module().to_json(ptr) for m in trace.modules],
                                 "events": docs})
