@@ -35,7 +35,7 @@ _STATE = re.compile(r"\b(WAIT: \((\w+)\)\s*(\w+)\s*([\w-]+)|RUNNING|READY|STANDB
 _WAIT_OBJECT = re.compile(r"^\s*(" + HEX + r")\s+([A-Za-z][A-Za-z0-9]*)"
                           r"(?:\s+-\s+owning thread\s+(" + HEX + r"))?(?:\s+Limit\s+\S+.*)?\s*$")
 _OWNING_PROCESS = re.compile(r"^\s*Owning Process\s+" + HEX + r"\s+Image:\s+(\S+)")
-_USER_THREAD = re.compile(r"^\s*[.#]?\s*(\d+)\s+[Ii]d:\s*([0-9a-fA-F]+)\.([0-9a-fA-F]+)\b")
+_USER_THREAD = re.compile(r"^\s*(?:[.#]\s*)?(\d+)\s+[Ii]d:\s*([0-9a-fA-F]+)\.([0-9a-fA-F]+)\b")
 HEX8 = r"[0-9a-fA-F`]{8,17}"
 _FRAME = re.compile(r"^\s*(?:([0-9a-fA-F]{2,3})\s+)?(" + HEX8 + r")\s+(" + HEX8 + r")(?:\s+(.*))?$")
 _CRITSEC = re.compile(r"^\s*CritSec\s+(.*?)\s+at\s+([0-9a-fA-F`]+)")
@@ -47,7 +47,7 @@ _H_TYPE = re.compile(r"^\s*Type\s+(\w+)\s*$")
 _H_NAME = re.compile(r"^\s*Name\s+(.*\S)\s*$")
 _MUTANT_OWNER = re.compile(r"^\s*Mutant Owner\s+([0-9a-fA-F]+)\.([0-9a-fA-F]+)")
 _OBJECT = re.compile(r"^\s*Object:\s+(" + HEX + r")\s+Type:\s+\(" + HEX + r"\)\s+(\w+)")
-_OBJ_NAME = re.compile(r"\bName:\s*(\S.*?)\s*$")
+_OBJ_NAME = re.compile(r"\bName:\s*(\S.*)$")       # lines come right-stripped
 _RESOURCE = re.compile(r"^\s*Resource @\s+(?:(\S+)\s+\(0x([0-9a-fA-F]+)\)|(?:0x)?([0-9a-fA-F]+))(.*)$")
 _RES_THREADS = re.compile(r"^\s*Threads:\s+(.*)$")
 _RES_ENTRY = re.compile(r"^\s*Thread = ([0-9a-fA-F]+), Count = ([0-9a-fA-F]+)")
@@ -61,6 +61,18 @@ _V_LOCK2 = re.compile(r"^\s*Lock (\w+) -- (\S+) \(([^)]+)\)")
 _TRUNCATED = re.compile(r"^\s*\.{3,}\s*$")
 _NOT_RESIDENT = re.compile(r"Kernel stack not resident|Stack paged out|Unable to get (stack|context)")
 _HEX_ONLY = re.compile(r"^[0-9a-fA-F`]+$")
+# Debugger output aligns columns with a few dozen blanks at most. A longer run is squeezed to
+# this many, because patterns with adjacent or lazy quantifiers (``\s*X?\s*``, ``(.*?)\s+at``,
+# ``\s+//.*$`` per start position) cost the square of a blank run: 33 s for one 40 KB line.
+MAX_BLANK_RUN = 64
+_LONG_BLANKS = re.compile(r"\s{%d,}" % (MAX_BLANK_RUN + 1))
+# No debugger prints a number wider than a 64-bit value (17 characters with the backtick), and a
+# GUID is 32 hex digits. A longer digit run is no number we could use: it is replaced by a
+# placeholder, so no pattern captures it and int() never meets Python's 4300-digit limit nor
+# JSON an integer of thousands of digits.
+MAX_NUMBER_CHARS = 32
+_OVERLONG_NUMBER = re.compile(r"[0-9a-fA-F`]{%d,}" % (MAX_NUMBER_CHARS + 1))
+OVERLONG_NUMBER = "<overlong number>"
 
 
 def parse_hex(text: str) -> int:
@@ -165,7 +177,8 @@ def clean_lines(text: str) -> Iterator[Tuple[int, str]]:
     """Numbered lines with markdown/annotation noise removed and wrapped lines re-joined."""
     pending: Optional[Tuple[int, str]] = None
     for number, raw in enumerate(text.splitlines(), 1):
-        line = raw.rstrip()
+        line = _LONG_BLANKS.sub(" " * MAX_BLANK_RUN, raw.rstrip())
+        line = _OVERLONG_NUMBER.sub(OVERLONG_NUMBER, line)
         line = re.sub(r"^#{2,}\s+", "", line)
         line = re.sub(r"\s+//.*$", "", line)
         if pending is not None:
