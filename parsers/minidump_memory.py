@@ -67,6 +67,9 @@ MINIDUMP_MEMORY_INFO_LIST = Struct(
 )
 
 
+MAX_FILE_OFFSET = 1 << 63     # no file is larger (off_t is signed): a BaseRva above is no offset
+
+
 def _stream_bytes(buf, stream_type: int, offset: int, size: int, minimum: int) -> memoryview:
     """The stream's bytes, after checking that the directory entry fits the file."""
     view = memoryview(buf).cast("B")
@@ -105,7 +108,9 @@ def parse_memory64_list(buf, offset: int, size: int) -> Tuple[int, np.ndarray]:
 
     The ranges' bytes lie back to back from BaseRva on, in descriptor order. A BaseRva or
     sizes that run past the end of the file mean a truncated dump, not a corrupt list: the
-    memory map keeps what the file holds and records a problem for the rest.
+    memory map keeps what the file holds and records a problem for the rest. A BaseRva no file
+    can reach (2**63 or more), or one that makes the ranges' file offsets pass 2**64, is
+    corrupt: 64-bit offsets would wrap to the start of the file and read the header as memory.
     """
     stream = _stream_bytes(buf, Memory64ListStream, offset, size, MINIDUMP_MEMORY64_LIST.sizeof())
     header = MINIDUMP_MEMORY64_LIST.parse(stream[:16])
@@ -115,7 +120,15 @@ def parse_memory64_list(buf, offset: int, size: int) -> Tuple[int, np.ndarray]:
         raise CorruptStream(Memory64ListStream, f"{count} memory ranges need "
                             f"{16 + count * item:#x} bytes but the stream has {size:#x}",
                             offset=offset)
-    return base_rva, _table(stream, 16, count, MINIDUMP_MEMORY_DESCRIPTOR64_DTYPE)
+    table = _table(stream, 16, count, MINIDUMP_MEMORY_DESCRIPTOR64_DTYPE)
+    # Sizes past the file are clipped to len+1 (they only push later ranges past the file too),
+    # so the sum stays exact in uint64 and the test below is about BaseRva, not truncation.
+    file_len = len(memoryview(buf).cast("B"))
+    clipped = np.minimum(table["DataSize"].astype(np.uint64), np.uint64(file_len + 1))
+    if base_rva >= MAX_FILE_OFFSET or base_rva + int(clipped.sum(dtype=np.uint64)) >= 1 << 64:
+        raise CorruptStream(Memory64ListStream, f"BaseRva {base_rva:#x} puts the ranges' bytes "
+                            "past the 64-bit file offset space", offset=offset)
+    return base_rva, table
 
 
 def parse_memory_info_list(buf, offset: int, size: int) -> np.ndarray:
