@@ -10,16 +10,24 @@ the start of the blob), so entry i of N whose payload sits at blob offset X stor
 A blob does not state its entry count. ``entry_count`` recovers it: the entries end where
 the first payload begins. Entries with SizeOfData 0 (ILTCB, empty REPRO) are written pointing
 at the end of the payload area, so they never shorten the count.
+
+A linker writes a handful of entries (CodeView, POGO, REPRO, VC_FEATURE, ILTCB, ...); more than
+``MAX_BLOB_ENTRIES`` is no blob (a file of zeros would otherwise read as one entry per 28 bytes),
+and the count is found in at most that many steps, whatever the input's size.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import List, Optional, Sequence, Tuple
 
 from construct import Array, Container, Enum, GreedyBytes, Int32ul, Int64ul, Struct
 
 from parsers.pe_debug import IMAGE_DEBUG_DIRECTORY, IMAGE_DEBUG_DIRECTORY_SIZE, IMAGE_DEBUG_TYPE
 from toolkit.model.errors import CorruptInput
+
+MAX_BLOB_ENTRIES = 64
+_ENTRY_SIZE_AND_POINTER = struct.Struct("<16xI4xI")    # SizeOfData +0x10, PointerToRawData +0x18
 
 DBHHEADER = dict(DBHHEADER_DEBUGDIRS=1, DBHHEADER_CVMISC=2, DBHHEADER_PDBGUID=3)
 
@@ -73,14 +81,15 @@ def build_debug_blob(records: Sequence[Tuple[dict, bytes]]) -> bytes:
 
 
 def entry_count(blob: bytes) -> int:
-    """How many entries lead the blob: read entries until the earliest payload start."""
+    """How many entries lead the blob: read entries until the earliest payload start (at most
+    ``MAX_BLOB_ENTRIES + 1`` are read; a larger answer means "not a blob")."""
     limit = len(blob)
     n = 0
-    while (n + 1) * IMAGE_DEBUG_DIRECTORY_SIZE <= limit:
+    while (n + 1) * IMAGE_DEBUG_DIRECTORY_SIZE <= limit and n <= MAX_BLOB_ENTRIES:
         at = n * IMAGE_DEBUG_DIRECTORY_SIZE
-        entry = IMAGE_DEBUG_DIRECTORY.parse(blob[at:at + IMAGE_DEBUG_DIRECTORY_SIZE])
-        if entry.SizeOfData:
-            limit = min(limit, at + entry.PointerToRawData)
+        size, pointer = _ENTRY_SIZE_AND_POINTER.unpack_from(blob, at)
+        if size:
+            limit = min(limit, at + pointer)
         n += 1
     return n
 
@@ -91,6 +100,8 @@ def parse_debug_blob(blob: bytes, count: Optional[int] = None) -> List[Tuple[Con
     blob = bytes(blob)
     if count is None:
         count = entry_count(blob)
+    if count > MAX_BLOB_ENTRIES:
+        raise CorruptInput(f"debug blob claims more than {MAX_BLOB_ENTRIES} entries")
     if count * IMAGE_DEBUG_DIRECTORY_SIZE > len(blob):
         raise CorruptInput(f"debug blob of {len(blob)} bytes cannot hold {count} entries")
     parsed = MODLOAD_DEBUGDIRS(count).parse(blob)
@@ -106,7 +117,9 @@ def parse_debug_blob(blob: bytes, count: Optional[int] = None) -> List[Tuple[Con
 
 
 def looks_like_debug_blob(data: bytes) -> bool:
-    """A cheap content test: a whole number of plausible entries whose payloads fit."""
+    """A cheap content test: at most ``MAX_BLOB_ENTRIES`` entries, each of a known type other
+    than UNKNOWN, unmapped (AddressOfRawData 0), its payload after the entries and inside the
+    blob. Zeros, text or random bytes fail on the first entry."""
     if len(data) < IMAGE_DEBUG_DIRECTORY_SIZE or data[:2] == b"MZ":
         return False
     try:
@@ -114,14 +127,18 @@ def looks_like_debug_blob(data: bytes) -> bool:
         entries = parse_debug_blob(data, n)
     except Exception:  # noqa: BLE001 - any decode failure means "not a blob"
         return False
-    known = set(IMAGE_DEBUG_TYPE.values())
-    for entry, _payload in entries:
+    known = set(IMAGE_DEBUG_TYPE.values()) - {IMAGE_DEBUG_TYPE["IMAGE_DEBUG_TYPE_UNKNOWN"]}
+    head = n * IMAGE_DEBUG_DIRECTORY_SIZE
+    for i, (entry, _payload) in enumerate(entries):
         if entry.AddressOfRawData != 0 or getattr(entry.Type, "intvalue", entry.Type) not in known:
+            return False
+        start = i * IMAGE_DEBUG_DIRECTORY_SIZE + entry.PointerToRawData
+        if entry.SizeOfData and not head <= start <= len(data) - entry.SizeOfData:
             return False
     return n > 0
 
 
 __all__ = [
     "DBHHEADER", "MODLOAD_DATA32", "MODLOAD_DATA64", "MODLOAD_DEBUGDIRS", "build_debug_blob",
-    "entry_count", "parse_debug_blob", "looks_like_debug_blob",
+    "entry_count", "parse_debug_blob", "looks_like_debug_blob", "MAX_BLOB_ENTRIES",
 ]
