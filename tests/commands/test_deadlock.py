@@ -98,3 +98,57 @@ def test_a_dump_and_a_transcript_merge_into_one_graph(tmp_path):
     threads = sorted(h["node"]["tid"] for h in doc["deadlocks"][0]["cycle"]
                      if h["node"]["node"] == "thread")
     assert threads == sorted(m["owner_tid"] for m in facts["mutexes"])
+
+
+def _per_path(output):
+    """Evidence lines grouped by the numbered path they follow."""
+    paths, current = [], None
+    for line in output.splitlines():
+        if line.startswith("  ") and line.strip()[:1].isdigit() and ". " in line:
+            current = []
+            paths.append(current)
+        elif line.startswith("       ") and current is not None:
+            current.append(line.strip())
+        elif not line.startswith("       "):
+            current = None
+    return paths
+
+
+def test_each_evidence_line_is_printed_once_per_path():
+    result = CliRunner().invoke(cli, ["deadlock", CASE])
+    paths = _per_path(result.output)
+    assert len(paths) == 2 and all(len(p) == len(set(p)) for p in paths)
+    cycle = paths[0]
+    assert sum(":58: " in line for line in cycle) == 1     # the wait line that names the owner
+
+
+def test_driver_verifier_lock_order_lines_are_cited_once(corpus):
+    result = CliRunner().invoke(cli, ["deadlock", str(corpus / "transcripts/msdocs/-deadlock.md")])
+    paths = _per_path(result.output)
+    assert len(paths) == 2 and all(len(p) == 2 == len(set(p)) for p in paths)
+
+
+def _self_owned_mutant(tmp_path):
+    """The real windbg.exe process of debugger_deadlock.txt, its mutant wait re-pointed at its
+    own KTHREAD: a thread waiting on a mutant it already owns."""
+    lines = Path(CASE).read_text().splitlines()[:100]
+    assert "owning thread ffffe0000b3c5880" in lines[57]
+    lines[57] = lines[57].replace("ffffe0000b3c5880", "ffffe0000c07a880")
+    assert lines[56].split()[:2] == ["THREAD", "ffffe0000c07a880"]
+    path = tmp_path / "self_owned_mutant.txt"
+    path.write_text("\n".join(lines) + "\n")
+    return str(path)
+
+
+def test_waiting_on_a_mutant_the_thread_owns_is_no_cycle(tmp_path):
+    result = CliRunner().invoke(cli, ["deadlock", _self_owned_mutant(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "[CYCLE]" not in result.output and "Deadlocks: 0" in result.output
+    assert "waitgraph.owner_waits_on_own_lock: thread f10.11c8 waits for Mutant" in result.output
+
+
+def test_self_owned_mutant_wait_is_a_problem_in_json(tmp_path):
+    doc = json.loads(CliRunner().invoke(cli, ["deadlock", "--json",
+                                              _self_owned_mutant(tmp_path)]).output)
+    assert doc["summary"]["deadlocks"] == 0 and doc["deadlocks"] == []
+    assert [p["code"] for p in doc["problems"]] == ["waitgraph.owner_waits_on_own_lock"]

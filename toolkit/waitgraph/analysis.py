@@ -10,6 +10,9 @@
   ("joins chain N") so the total work and output stay linear.
 * **Unowned waits**: waits on a lockable resource (mutant, critical section, ...) for which no
   owner is known - either the source said "not owned" or it said nothing.
+* A thread waiting on a mutant or critical section **it owns itself** is not blocked by it
+  (both are recursive): that wait is left out of the analysis and reported as a problem
+  (``waitgraph.owner_waits_on_own_lock``), never as a cycle.
 """
 
 from __future__ import annotations
@@ -20,12 +23,18 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from toolkit.model.target import Problem
 from toolkit.waitgraph.model import (
-    EdgeKind, Evidence, ResourceNode, ThreadNode, ThreadState, WaitGraph)
+    EdgeKind, Evidence, ResourceKind, ResourceNode, ThreadNode, ThreadState, WaitGraph)
 
 
 @dataclass(frozen=True)
 class Hop:
-    """One node on a path and the evidence for the edge that leads *out* of it."""
+    """One node on a path and the evidence for the edge that leads *out* of it.
+
+    Evidence already cited by an earlier hop of the same path is not repeated: one line often
+    states two edges (a waiter's ``Mutant - owning thread X`` line gives both the wait and the
+    owner; Driver Verifier's ``Thread 0: A B`` gives an ownership and a wait), and a path
+    quotes it where it first applies.
+    """
 
     node: int
     evidence: Tuple[Evidence, ...]
@@ -163,7 +172,13 @@ def analyse(graph: WaitGraph) -> DeadlockReport:
     succ: List[List[int]] = [[] for _ in range(n)]
     evidence: Dict[Tuple[int, int], Tuple[Evidence, ...]] = {}
     has_waiter = [False] * n
+    owners = {(e.src, e.dst) for e in graph.edges if e.kind is EdgeKind.OWNED_BY}
+    problems = list(graph.problems)
     for e in graph.edges:
+        if e.kind is EdgeKind.WAITS_FOR and (e.dst, e.src) in owners and \
+                _recursive(graph.nodes[e.dst]):
+            problems.append(_self_wait(graph, e.src, e.dst, e.evidence))
+            continue
         succ[e.src].append(e.dst)
         evidence[(e.src, e.dst)] = e.evidence
         if e.kind is EdgeKind.WAITS_FOR:
@@ -179,7 +194,43 @@ def analyse(graph: WaitGraph) -> DeadlockReport:
         cycles.append(_one_cycle(graph, component, succ, evidence))
     chains = _chains(graph, succ, evidence, has_waiter, cycle_of)
     unowned = _unowned(graph, succ, evidence)
-    return DeadlockReport(graph, tuple(cycles), tuple(chains), tuple(unowned), graph.problems)
+    return DeadlockReport(graph, tuple(cycles), tuple(chains), tuple(unowned), tuple(problems))
+
+
+# Acquiring these again from the owning thread succeeds at once (a mutant counts its
+# recursions, as does a critical section, the loader lock included), so a thread "waiting" on one
+# it owns is not blocked by it: the wait was stale, or read from the wrong lines.
+_RECURSIVE = frozenset({ResourceKind.MUTANT, ResourceKind.CRITICAL_SECTION,
+                        ResourceKind.LOADER_LOCK})
+
+
+def _recursive(node: object) -> bool:
+    return isinstance(node, ResourceNode) and node.kind in _RECURSIVE
+
+
+def _self_wait(graph: WaitGraph, thread: int, resource: int,
+               evidence: Tuple[Evidence, ...]) -> Problem:
+    t, r = graph.nodes[thread], graph.nodes[resource]
+    assert isinstance(t, ThreadNode) and isinstance(r, ResourceNode)
+    where = f" ({evidence[0].where()})" if evidence else ""
+    return Problem("waitgraph.owner_waits_on_own_lock",
+                   f"thread {t.display()} waits for {r.display()}, which it owns itself{where}:"
+                   f" {r.kind.display_name} acquisition is recursive, so this is no deadlock")
+
+
+def _path_hops(path: List[int], evidence: Dict[Tuple[int, int], Tuple[Evidence, ...]],
+               close_to: Optional[int] = None) -> Tuple[Hop, ...]:
+    """Hops along ``path`` (closed back to ``close_to`` for a cycle), each edge's evidence
+    minus what an earlier hop of the path already cites."""
+    cited: set = set()
+    hops = []
+    for i, v in enumerate(path):
+        nxt = path[i + 1] if i + 1 < len(path) else close_to
+        edge = evidence.get((v, nxt), ()) if nxt is not None else ()
+        fresh = tuple(ev for ev in edge if ev not in cited)
+        cited.update(fresh)
+        hops.append(Hop(v, fresh))
+    return tuple(hops)
 
 
 def _one_cycle(graph: WaitGraph, component: List[int], succ: List[List[int]],
@@ -204,9 +255,7 @@ def _one_cycle(graph: WaitGraph, component: List[int], succ: List[List[int]],
     while parent.get(path[-1], -1) != -1:
         path.append(parent[path[-1]])
     path.reverse()
-    hops = tuple(Hop(v, evidence.get((v, path[i + 1] if i + 1 < len(path) else start), ()))
-                 for i, v in enumerate(path))
-    return Cycle(hops, tuple(sorted(component)))
+    return Cycle(_path_hops(path, evidence, close_to=start), tuple(sorted(component)))
 
 
 def _next(graph: WaitGraph, v: int, succ: List[List[int]], cycle_of: List[int]) -> Optional[int]:
@@ -270,9 +319,7 @@ def _chains(graph: WaitGraph, succ: List[List[int]],
             v = w
         if len(path) < 3 and end not in ("cycle", "joins"):
             continue                      # a bare wait with no owner to follow: not a chain
-        hops = tuple(Hop(p, evidence.get((p, path[i + 1]), ()) if i + 1 < len(path) else ())
-                     for i, p in enumerate(path))
-        chains.append(Chain(head, hops, end, cycle, joins))
+        chains.append(Chain(head, _path_hops(path, evidence), end, cycle, joins))
     return chains
 
 

@@ -95,3 +95,52 @@ def test_public_api_is_pinned():
     import toolkit.waitgraph as wg
     assert wg.__all__ == ["DeadlockReport", "WaitGraph", "analyse", "load_graph", "merge_graphs",
                           "report_for_graphs", "report_for_paths"]
+
+
+def test_a_thread_waiting_on_a_mutant_it_owns_is_no_deadlock():
+    b = GraphBuilder()
+    t1 = _thread(b, 1)
+    b.edge(t1, _lock(b, 1, t1), EdgeKind.WAITS_FOR, EV)
+    report = analyse(b.build())
+    assert report.cycles == () and report.chains == () and report.unowned == ()
+    assert [p.code for p in report.problems] == ["waitgraph.owner_waits_on_own_lock"]
+
+
+def test_a_critical_section_re_entered_by_its_owner_is_no_deadlock():
+    b = GraphBuilder()
+    t1 = _thread(b, 1)
+    b.edge(t1, _lock(b, 1, t1, ResourceKind.CRITICAL_SECTION), EdgeKind.WAITS_FOR, EV)
+    assert analyse(b.build()).cycles == ()
+
+
+def test_a_spinlock_its_owner_spins_on_is_still_a_deadlock():
+    b = GraphBuilder()
+    t1 = _thread(b, 1)
+    b.edge(t1, _lock(b, 1, t1, ResourceKind.SPINLOCK), EdgeKind.WAITS_FOR, EV)
+    (cycle,) = analyse(b.build()).cycles
+    assert cycle.threads == (t1,)
+
+
+def test_a_waiter_blocked_behind_a_self_waiting_owner_ends_at_that_owner():
+    b = GraphBuilder()
+    owner, waiter = _thread(b, 1), _thread(b, 2)
+    mutex = _lock(b, 1, owner)
+    b.edge(owner, mutex, EdgeKind.WAITS_FOR, EV)
+    b.edge(waiter, mutex, EdgeKind.WAITS_FOR, Evidence("test", 2, "other line"))
+    report = analyse(b.build())
+    assert report.cycles == ()
+    (chain,) = report.chains
+    assert (chain.head, chain.hops[-1].node) == (waiter, owner)
+
+
+def test_a_line_stating_two_edges_of_a_path_is_cited_once():
+    b = GraphBuilder()
+    t1, t2 = _thread(b, 1), _thread(b, 2)
+    both = Evidence("test", 7, "m1 - owning thread 2")   # t1's wait line names the owner too
+    m1 = b.add(ResourceNode(ResourceKind.MUTANT, "m1", address=0x1001, owner_known=True))
+    b.edge(t1, m1, EdgeKind.WAITS_FOR, both)
+    b.edge(m1, t2, EdgeKind.OWNED_BY, both)
+    b.edge(t2, _lock(b, 2, t1), EdgeKind.WAITS_FOR, EV)
+    (cycle,) = analyse(b.build()).cycles
+    cited = [ev for hop in cycle.hops for ev in hop.evidence]
+    assert cited.count(both) == 1 and len(cited) == len(set(cited))
