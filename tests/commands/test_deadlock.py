@@ -152,3 +152,37 @@ def test_self_owned_mutant_wait_is_a_problem_in_json(tmp_path):
                                               _self_owned_mutant(tmp_path)]).output)
     assert doc["summary"]["deadlocks"] == 0 and doc["deadlocks"] == []
     assert [p["code"] for p in doc["problems"]] == ["waitgraph.owner_waits_on_own_lock"]
+
+
+def _cs_owned_by_its_waiter(tmp_path) -> str:
+    """deadlock_cs_x86 with g_cs_alpha's OwningThread rewritten to beta, the thread that waits
+    for it: beta then waits on a critical section it owns (re-entry, which never blocks)."""
+    from tests.conftest import SAMPLES
+    from toolkit.targets.open import open_target
+    name = "deadlock_cs_x86-full-trim-cv.dmp"
+    alpha = next(cs for cs in _sample_facts(name)["critical_sections"]
+                 if cs["name"] == "g_cs_alpha")
+    beta = alpha["waiting_tids"][0]
+    data = bytearray((SAMPLES / "dumps" / name).read_bytes())
+    with open_target(SAMPLES / "dumps" / name) as target:
+        cs = target.read(int(alpha["address"], 16), 24)     # RTL_CRITICAL_SECTION (x86)
+    at = data.find(cs)
+    assert at > 0 and data.find(cs, at + 1) < 0
+    assert int.from_bytes(cs[12:16], "little") == alpha["owner_tid"]    # +0x0C OwningThread
+    data[at + 12:at + 16] = beta.to_bytes(4, "little")
+    path = tmp_path / name
+    path.write_bytes(bytes(data))
+    return str(path)
+
+
+def test_dump_thread_waiting_on_a_critical_section_it_owns_is_no_cycle(tmp_path):
+    from tests.conftest import SAMPLES
+    result = CliRunner().invoke(cli, ["deadlock", "--json", _cs_owned_by_its_waiter(tmp_path),
+                                      "-y", str(SAMPLES / "bin")])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["summary"]["deadlocks"] == 0
+    problem = next(p for p in doc["problems"] if p["code"] == "waitgraph.owner_waits_on_own_lock")
+    assert "20.e8 waits for CriticalSection 40300c" in problem["message"]
+    (chain,) = doc["blocked_chains"]          # alpha still waits for beta's lock
+    assert chain["head"]["tid"] == 228 and chain["path"][-1]["node"]["tid"] == 232
