@@ -34,8 +34,13 @@ def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_pat
     from toolkit.waitgraph.render_dot import render_dot
     from toolkit.waitgraph.render_text import render_report
 
+    from commands.common import symbol_resolver
+    from commands.symbol_notes import emit_symbol_note, with_symbols
+
+    resolvers = []
     if inputs:
-        report = report_for_paths(list(inputs), symbol_path)
+        resolvers.append(symbol_resolver(ctx, symbol_path))
+        report = report_for_paths(list(inputs), symbol_path, resolver=resolvers[0])
     else:   # inside WinDbg/kd: the front end reads the live session (toolkit.windbg)
         graph = (ctx.obj or {}).get("debugger_graph") if isinstance(ctx.obj, dict) else None
         if graph is None:
@@ -46,7 +51,8 @@ def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_pat
         with open(dot_path, "w", encoding="utf-8") as handle:
             handle.write(render_dot(report))
     if as_json:
-        emit_json("deadlock", report.to_json())
+        emit_json("deadlock", with_symbols(report.to_json(), resolvers))
         return
     for line in render_report(report, evidence=not no_evidence):
         echo(line)
+    emit_symbol_note(resolvers)

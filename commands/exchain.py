@@ -54,11 +54,14 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: Optional[str], all_
     resolver = symbol_resolver(ctx, symbol_path)
     report = run_exchain(target, policy=policy, thread_ids=[tid] if tid is not None else None,
                          all_threads=all_threads, heuristic=heuristic, resolver=resolver)
+    from commands.symbol_notes import emit_symbol_note, with_symbols
+
     if as_json:
-        emit_json("exchain", report.to_json())
+        emit_json("exchain", with_symbols(report.to_json(), [resolver]))
     else:
         for line in render_text(report):
             echo(line)
+        emit_symbol_note([resolver])
     if not any(c.applicable for c in report.chains):
         sys.exit(1)        # nothing to analyse: no x86 / WOW64 thread at all
 

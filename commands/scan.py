@@ -51,8 +51,10 @@ def scan(ctx: click.Context, dump: Optional[str], tid: Optional[str], range_text
                 raise click.BadParameter(f"not a thread id: {tid}", param_hint="--thread") \
                     from None
         report = scan_threads(target, resolver, tids=tids, only_verified=only_verified)
+    from commands.symbol_notes import emit_symbol_note, with_symbols
+
     if as_json:
-        emit_json("scan", report.to_json())
+        emit_json("scan", with_symbols(report.to_json(), [resolver]))
         return
     ps = report.pointer_size
     for region in report.regions:
@@ -68,3 +70,4 @@ def scan(ctx: click.Context, dump: Optional[str], tid: Optional[str], range_text
         for problem in region.problems:
             echo(f"  problem: {problem.code}: {problem.message}")
         echo("")
+    emit_symbol_note([resolver])

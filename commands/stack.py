@@ -102,10 +102,12 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
             tids = [exc.thread_id]
         elif threads:
             tids = [threads[0].tid]
-    report = walk_target(target, symbol_resolver(ctx, symbol_path), tids=tids,
-                         max_frames=max_frames)
+    from commands.symbol_notes import emit_symbol_note, with_symbols
+
+    resolver = symbol_resolver(ctx, symbol_path)
+    report = walk_target(target, resolver, tids=tids, max_frames=max_frames)
     if as_json:
-        emit_json("stack", report.to_json())
+        emit_json("stack", with_symbols(report.to_json(), [resolver]))
         return
     ps = report.pointer_size
     width = 8 if ps == 4 else 17
@@ -123,3 +125,4 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
         for problem in stack.problems:
             echo(f"  problem: {problem.code}: {problem.message}")
         echo("")
+    emit_symbol_note([resolver])

@@ -11,7 +11,7 @@ our ``minidump-stackwalk``-schema document, ``stackwalk_format``).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Dict, List, Optional, Tuple
 
 from toolkit.model.errors import DumpkitError
@@ -22,25 +22,10 @@ from toolkit.triage.exception import (BREAKPOINT, WX86_BREAKPOINT, ExceptionSumm
                                       summarize_exception)
 from toolkit.triage.instruction import Instruction, disassemble
 from toolkit.triage.signature import Signature, socorro_signature
+from toolkit.triage.symbol_status import ModuleSymbolStatus, module_symbol_status
 from toolkit.triage.stackwalk_format import stackwalk_document
 
 SCHEMA_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ModuleSymbolStatus:
-    """Where the symbols of one module on the crashing stack came from, or why there are none."""
-
-    module: str
-    debug_id: Optional[str]
-    status: str                     # exact | export | mismatched | id_mismatch | missing
-    kind: Optional[str]             # pdb | sym | pe
-    source: Optional[str]           # the file used
-    reason: Optional[str]
-
-    def to_json(self) -> Dict[str, Any]:
-        return {"module": self.module, "debug_id": self.debug_id, "status": self.status,
-                "kind": self.kind, "source": self.source, "reason": self.reason}
 
 
 @dataclass(frozen=True)
@@ -279,31 +264,11 @@ def _symbol_status(ctx: Any, target: Target, locations: Any,
         module = target.module_at(loc.module_base)
         if module is None:
             continue
-        syms = ctx.symbols(module)
-        status = getattr(getattr(syms, "status", None), "value", None) or "missing"
-        reason = getattr(syms, "reason", None) if syms is not None else "no symbol path"
-        refused = _refused_file(resolver, module) if status == "missing" else None
-        if refused is not None:
-            status, reason = "id_mismatch", refused
-        elif status == "missing" and loc.status.value == "export":
-            status = "export"
-        out.append(ModuleSymbolStatus(
-            module.name, str(module.debug_id) if module.debug_id else None, status,
-            getattr(syms, "kind", None),
-            str(syms.source) if getattr(syms, "source", None) is not None else None, reason))
+        found = module_symbol_status(module, ctx.symbols(module), resolver)
+        if found.status == "missing" and loc.status.value == "export":
+            found = replace(found, status="export")
+        out.append(found)
     return tuple(out)
-
-
-def _refused_file(resolver: Any, module: Any) -> Optional[str]:
-    """The locator's ``symbol-id-mismatch`` report for this module's id: a file of the right
-    name that carries another debug id (``<path>: carries X, not <id>``)."""
-    if module.debug_id is None:
-        return None
-    wanted = f"not {module.debug_id}"
-    for problem in getattr(getattr(resolver, "locator", None), "problems", None) or []:
-        if problem.code == "symbol-id-mismatch" and problem.message.endswith(wanted):
-            return problem.message
-    return None
 
 
 def _deadlock_blame(wait: Any, stacks: Dict[int, Any]) -> Any:
