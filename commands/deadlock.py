@@ -51,8 +51,8 @@ def deadlock(ctx: click.Context, inputs: Tuple[str, ...], as_json: bool, dot_pat
         with open(dot_path, "w", encoding="utf-8") as handle:
             handle.write(render_dot(report))
     if as_json:
-        emit_json("deadlock", with_symbols(report.to_json(), resolvers))
+        emit_json("deadlock", with_symbols(ctx, report.to_json(), resolvers))
         return
     for line in render_report(report, evidence=not no_evidence):
         echo(line)
-    emit_symbol_note(resolvers)
+    emit_symbol_note(ctx, resolvers)

@@ -57,11 +57,11 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: Optional[str], all_
     from commands.symbol_notes import emit_symbol_note, with_symbols
 
     if as_json:
-        emit_json("exchain", with_symbols(report.to_json(), [resolver]))
+        emit_json("exchain", with_symbols(ctx, report.to_json(), [resolver]))
     else:
         for line in render_text(report):
             echo(line)
-        emit_symbol_note([resolver])
+        emit_symbol_note(ctx, [resolver])
     if not any(c.applicable for c in report.chains):
         sys.exit(1)        # nothing to analyse: no x86 / WOW64 thread at all
 

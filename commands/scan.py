@@ -54,7 +54,7 @@ def scan(ctx: click.Context, dump: Optional[str], tid: Optional[str], range_text
     from commands.symbol_notes import emit_symbol_note, with_symbols
 
     if as_json:
-        emit_json("scan", with_symbols(report.to_json(), [resolver]))
+        emit_json("scan", with_symbols(ctx, report.to_json(), [resolver]))
         return
     ps = report.pointer_size
     for region in report.regions:
@@ -70,4 +70,4 @@ def scan(ctx: click.Context, dump: Optional[str], tid: Optional[str], range_text
         for problem in region.problems:
             echo(f"  problem: {problem.code}: {problem.message}")
         echo("")
-    emit_symbol_note([resolver])
+    emit_symbol_note(ctx, [resolver])

@@ -107,7 +107,7 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
     resolver = symbol_resolver(ctx, symbol_path)
     report = walk_target(target, resolver, tids=tids, max_frames=max_frames)
     if as_json:
-        emit_json("stack", with_symbols(report.to_json(), [resolver]))
+        emit_json("stack", with_symbols(ctx, report.to_json(), [resolver]))
         return
     ps = report.pointer_size
     width = 8 if ps == 4 else 17
@@ -125,4 +125,4 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
         for problem in stack.problems:
             echo(f"  problem: {problem.code}: {problem.message}")
         echo("")
-    emit_symbol_note([resolver])
+    emit_symbol_note(ctx, [resolver])

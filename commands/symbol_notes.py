@@ -2,7 +2,8 @@
 
 After the walk, one line per module the resolver was asked about goes to stderr (like
 ``symbolize``'s ``*** missing symbols``), or a ``symbols`` array into the JSON document; the
-records come from toolkit.triage.symbol_status, the same ones ``analyze`` prints.
+records come from toolkit.triage.symbol_status, the same ones ``analyze`` prints. Inside a
+debugger there is no note: the engine loads the symbols and reports that itself.
 """
 
 from __future__ import annotations
@@ -12,14 +13,23 @@ from typing import Any, Dict, Iterable
 import click
 
 
-def emit_symbol_note(resolvers: Iterable[Any]) -> None:
+def in_debugger(ctx: click.Context) -> bool:
+    return isinstance(ctx.obj, dict) and bool(ctx.obj.get("in_debugger"))
+
+
+def emit_symbol_note(ctx: click.Context, resolvers: Iterable[Any]) -> None:
     """One ``*** <status> symbols for <module>: <where or why>`` line per module, on stderr."""
+    if in_debugger(ctx):
+        return
     for status in symbol_statuses(resolvers):
         click.echo(status.summary_line(), err=True)
 
 
-def with_symbols(doc: Dict[str, Any], resolvers: Iterable[Any]) -> Dict[str, Any]:
+def with_symbols(ctx: click.Context, doc: Dict[str, Any],
+                 resolvers: Iterable[Any]) -> Dict[str, Any]:
     """``doc`` with its ``symbols`` array (docs/json-schema.md, "symbols")."""
+    if in_debugger(ctx):
+        return doc
     doc["symbols"] = [s.to_json() for s in symbol_statuses(resolvers)]
     return doc
 

@@ -64,6 +64,8 @@ def normalise(doc: Any, top: bool = True) -> Any:
     if isinstance(doc, dict):
         out = {}
         for key, value in doc.items():
+            if top and key == "symbols":
+                continue      # offline only: inside, the engine reports its symbol loading
             if key in UNKNOWABLE or (top and key in ("path", "sources")):
                 out[key] = None
             elif key == "stack_start" and isinstance(value, str):
