@@ -12,6 +12,11 @@ possible return address. Here every slot is classified at once with numpy ``sear
 
 Code hits get a call-site verdict (the bytes before the value decode as a CALL ending exactly
 there) and a symbol. ``scan_range`` does the same for any memory range (``dps START END``).
+
+Work is bounded by the input, not by what it claims: a thread scans at most
+``MAX_THREAD_SCAN_BYTES``, all threads together at most as many bytes as the dump file holds
+(thousands of descriptors may alias the same file bytes and claim gigabytes of stack), and a
+region keeps at most ``MAX_HITS_PER_REGION`` hits. Each cut is a ``scan.bounded`` problem.
 """
 
 from __future__ import annotations
@@ -29,7 +34,9 @@ from toolkit.unwind.callsite import MAX_CALL_LENGTH, call_length_mask
 
 KIND_DATA, KIND_CODE, KIND_CODE_OUTSIDE = 0, 1, 2
 KIND_NAMES = {KIND_CODE: "code", KIND_CODE_OUTSIDE: "code_outside_modules"}
-MAX_SCAN_BYTES = 256 << 20
+MAX_SCAN_BYTES = 256 << 20         # one explicit range (``--range``)
+MAX_THREAD_SCAN_BYTES = 16 << 20   # one thread's stack: 16x the largest default reserve (1 MiB)
+MAX_HITS_PER_REGION = 1 << 16      # a real stack holds a few thousand code pointers at most
 
 
 @dataclass(frozen=True)
@@ -140,12 +147,17 @@ class ScanReport:
                 "problems": [p.to_json() for p in self.problems]}
 
 
-def read_slots(ctx: WalkContext, start: int, end: int) -> Tuple[int, np.ndarray, List[Problem]]:
-    """The slots of [start, end) (start aligned up) as an array; the readable prefix only."""
+def read_slots(ctx: WalkContext, start: int, end: int,
+               limit: int = MAX_SCAN_BYTES) -> Tuple[int, np.ndarray, List[Problem]]:
+    """The slots of [start, end) (start aligned up) as an array; the readable prefix only, at
+    most ``limit`` bytes (a ``scan.bounded`` problem when cut)."""
     ps = ctx.pointer_size
     start = (start + ps - 1) // ps * ps
-    size = max(0, min(end - start, MAX_SCAN_BYTES)) // ps * ps
+    size = max(0, min(end - start, limit)) // ps * ps
     problems: List[Problem] = []
+    if end - start > limit:
+        problems.append(Problem("scan.bounded", f"scanned the first {size:#x} of "
+                                f"{end - start:#x} bytes from {start:#x}"))
     if size == 0:
         return start, np.zeros(0, np.uint64), problems
     memory = getattr(ctx.target, "memory", None)
@@ -160,8 +172,8 @@ def read_slots(ctx: WalkContext, start: int, end: int) -> Tuple[int, np.ndarray,
     return start, values, problems
 
 
-def thread_slots(ctx: WalkContext, thread: Thread,
-                 regs: Optional[Dict[str, int]]) -> Tuple[int, np.ndarray, List[Problem]]:
+def thread_slots(ctx: WalkContext, thread: Thread, regs: Optional[Dict[str, int]],
+                 limit: int = MAX_THREAD_SCAN_BYTES) -> Tuple[int, np.ndarray, List[Problem]]:
     """A thread's stack slots (read_slots): from its SP when the SP lies in the captured stack,
     else from the stack's low end. Callers first check that the dump holds the stack."""
     low, high = thread.stack_start, thread.stack_end
@@ -169,7 +181,7 @@ def thread_slots(ctx: WalkContext, thread: Thread,
         raise ValueError(f"thread {thread.tid:#x} has no stack memory in the dump")
     sp = regs.get(ctx.target.arch.sp_register) if regs else None
     start = sp if sp is not None and low <= sp < high else low
-    return read_slots(ctx, start, high)
+    return read_slots(ctx, start, high, limit)
 
 
 def call_lengths(ctx: WalkContext, values: np.ndarray) -> np.ndarray:
@@ -204,17 +216,22 @@ def scan_values(ctx: WalkContext, ranges: CodeRanges, start: int, values: np.nda
     lengths = call_lengths(ctx, hit_values)
     hits: List[ScanHit] = []
     cache: Dict[int, Any] = {}
+    problems = list(problems or ())
     for j, i in enumerate(idx.tolist()):
         length = int(lengths[j])
         if only_verified and not length:
             continue
+        if len(hits) == MAX_HITS_PER_REGION:
+            problems.append(Problem("scan.bounded", f"kept the first {MAX_HITS_PER_REGION} "
+                                    f"hits of {len(idx)} code-pointing slots"))
+            break
         value = int(hit_values[j])
         if symbolize and value not in cache:
             cache[value] = ctx.location(value, caller=bool(length))
         hits.append(ScanHit(start + i * ps, value, KIND_NAMES[int(kinds[i])], bool(length),
                             length, cache.get(value)))
     return ScanRegion(tid, start, start + len(values) * ps, len(values), tuple(hits),
-                      tuple(problems or ()))
+                      tuple(problems))
 
 
 def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[int]] = None,
@@ -224,6 +241,7 @@ def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[in
     ctx = WalkContext(target, resolver)
     ranges = code_ranges(ctx)
     regions = []
+    budget = _file_bytes(target)
     for thread in target.threads():
         if tids is not None and thread.tid not in tids:
             continue
@@ -232,11 +250,22 @@ def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[in
                 "scan.no_stack", "the dump holds no stack memory for this thread"),)))
             continue
         regs, _ = context_of(target, thread)
-        start, values, problems = thread_slots(ctx, thread, regs)
+        limit = MAX_THREAD_SCAN_BYTES if budget is None else min(MAX_THREAD_SCAN_BYTES, budget)
+        start, values, problems = thread_slots(ctx, thread, regs, limit)
+        if budget is not None:
+            budget -= len(values) * ctx.pointer_size
         regions.append(scan_values(ctx, ranges, start, values, thread.tid, only_verified,
                                    symbolize, problems))
     return ScanReport(target.arch, target.pointer_size, tuple(regions), only_verified,
                       tuple(ctx.problems))
+
+
+def _file_bytes(target: Target) -> Optional[int]:
+    """The size of the file behind the target's memory (None for a live target): no honest dump
+    holds more stack bytes than that, so it bounds the bytes all threads scan together."""
+    file = getattr(target, "file", None)
+    size = getattr(file, "size", None)
+    return size if isinstance(size, int) else None
 
 
 def scan_range(target: Target, start: int, end: int, resolver: Any = None, *,
