@@ -28,6 +28,8 @@ from toolkit.model.errors import CorruptInput, InputError
 from toolkit.model.target import Module, Problem, fits_address_space
 
 _EVENTS_FIXED = 8
+_RECORD_HEAD = struct.Struct("<HHI")     # Type, Flags, Size
+_EVENTS_HEAD = struct.Struct("<II")      # EventCount, AddressCount
 _RECORD_MODULE = TRACE_RECORD_TYPE["TRACE_RECORD_MODULE"]
 _RECORD_EVENTS = TRACE_RECORD_TYPE["TRACE_RECORD_EVENTS"]
 
@@ -146,14 +148,18 @@ def _parse(buf: memoryview, where: str) -> Trace:
     while pos < len(buf):
         if pos + TRACE_RECORD_HEADER_SIZE > len(buf):
             raise CorruptInput("truncated record header", offset=pos, path=where)
-        rtype, _flags, rsize = struct.unpack_from("<HHI", buf, pos)
+        rtype, _flags, rsize = _RECORD_HEAD.unpack_from(buf, pos)
         body_at = pos + TRACE_RECORD_HEADER_SIZE
         if body_at + rsize > len(buf):
             raise CorruptInput(f"record of {rsize:#x} bytes runs past the end of the file",
                                offset=pos, path=where)
-        body = buf[body_at:body_at + rsize]
-        if rtype == _RECORD_MODULE:
-            module = _module(body, body_at, where)
+        if rtype == _RECORD_EVENTS:     # first: the one record type a file holds millions of
+            n, total = _check_events(buf, body_at, rsize, where)
+            if n or total:       # empty blocks (N = A = 0) hold nothing and cost nothing
+                blocks.append(body_at)
+                block_sizes.extend((n, total))
+        elif rtype == _RECORD_MODULE:
+            module = _module(buf[body_at:body_at + rsize], body_at, where)
             if fits_address_space(module.base, module.size):
                 modules.append(module)
             else:
@@ -161,11 +167,6 @@ def _parse(buf: memoryview, where: str) -> Trace:
                                         f"{module.name}: base {module.base:#x} + size "
                                         f"{module.size:#x} at {pos:#x} is outside the 64-bit "
                                         "address space; module ignored"))
-        elif rtype == _RECORD_EVENTS:
-            n, total = _check_events(body, body_at, where)
-            if n or total:       # empty blocks (N = A = 0) hold nothing and cost nothing
-                blocks.append(body_at)
-                block_sizes.extend((n, total))
         else:
             problems.append(Problem("trace-unknown-record",
                                     f"skipped record type {rtype} at {pos:#x}"))
@@ -184,14 +185,15 @@ def _module(body: memoryview, offset: int, where: str) -> TraceModule:
                        rec.SizeOfImage, rec.CheckSum, bytes(rec.DebugBlob))
 
 
-def _check_events(body: memoryview, offset: int, where: str) -> Tuple[int, int]:
-    """(N, A) of an event block whose fixed part and size agree (``Size == 8 + 16N + 8A``)."""
-    if len(body) < _EVENTS_FIXED:
+def _check_events(buf: memoryview, offset: int, size: int, where: str) -> Tuple[int, int]:
+    """(N, A) of the event block of ``size`` bytes at ``offset`` whose fixed part and size
+    agree (``Size == 8 + 16N + 8A``)."""
+    if size < _EVENTS_FIXED:
         raise CorruptInput("truncated event block", offset=offset, path=where)
-    n, total = struct.unpack_from("<II", body, 0)
-    if _EVENTS_FIXED + 16 * n + 8 * total != len(body):
+    n, total = _EVENTS_HEAD.unpack_from(buf, offset)
+    if _EVENTS_FIXED + 16 * n + 8 * total != size:
         raise CorruptInput(f"event block sizes disagree ({n} events, {total} addresses, "
-                           f"{len(body)} bytes)", offset=offset, path=where)
+                           f"{size} bytes)", offset=offset, path=where)
     if n == 0 and total:
         raise CorruptInput(f"event block of no events holds {total} addresses",
                            offset=offset, path=where)
