@@ -151,6 +151,9 @@ def bench_dump(counts=(500, 5000)) -> None:
 
 
 if __name__ == "__main__":
+    import argparse
+    argparse.ArgumentParser(description=__doc__,
+                            formatter_class=argparse.RawDescriptionHelpFormatter).parse_args()
     bench_transcripts()
     bench_graph(5000)
     bench_graph(50000)

@@ -69,6 +69,10 @@ def measure(label, path):
 
 
 def main():
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.parse_args()
     print(f"{'input':<44} {'slots':>9} {'numpy M/s':>10} {'loop M/s':>10} {'ratio':>8} "
           f"{'full M/s':>10}")
     measure("stack_exhaustion.dmp (x86, ~1 MiB stack)",

@@ -17,6 +17,7 @@ Batched runs and the SymCache loop are timed three times each, best kept; llvm-s
 
 from __future__ import annotations
 
+import argparse
 import bisect
 import shutil
 import subprocess
@@ -47,9 +48,15 @@ REPEAT = 3
 
 
 def main() -> None:
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
-    corpus = Path(sys.argv[2]) if len(sys.argv) > 2 else \
-        Path(__file__).resolve().parents[2] / "shared" / "corpus"
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("n", nargs="?", type=int, default=1_000_000,
+                    help="random addresses (default 1,000,000)")
+    ap.add_argument("corpus", nargs="?", type=Path,
+                    default=Path(__file__).resolve().parents[2] / "shared" / "corpus",
+                    help="the shared corpus (default ../shared/corpus)")
+    args = ap.parse_args()
+    n, corpus = args.n, args.corpus
     work = Path(tempfile.mkdtemp(prefix="dk-bench-"))
     try:
         run(n, corpus, work)

@@ -97,7 +97,11 @@ def bench(path: Path) -> None:
 
 
 def main(argv) -> None:
-    paths = [Path(a) for a in argv] or [DEFAULT]
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("pe", nargs="*", type=Path, help=f"x64 PE images (default {DEFAULT})")
+    paths = ap.parse_args(argv).pe or [DEFAULT]
     for path in paths:
         if not path.exists():
             print(f"skip {path}: absent")

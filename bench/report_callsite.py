@@ -49,6 +49,10 @@ def row(path: Path, cache: Path):
 
 
 def main():
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.parse_args()
     dumps = sorted(p for p in CORPUS.rglob("*.dmp")) + sorted((REPO / "samples/dumps").glob("*.dmp"))
     cache = Path(tempfile.mkdtemp(prefix="dumpkit-callsite-"))
     print(f"{'dump':<62} {'arch':<6} {'cands':>7} {'call':>6} {'%':>5} {'frames':>6} {'conf':>5}")

@@ -20,7 +20,12 @@ import symbolize_peers as peers  # noqa: E402
 
 
 def main() -> None:
-    corpus = Path(sys.argv[1]) if len(sys.argv) > 1 else peers.CORPUS_DEFAULT
+    import argparse
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("corpus", nargs="?", type=Path, default=peers.CORPUS_DEFAULT,
+                    help="the shared corpus (default %(default)s)")
+    corpus = ap.parse_args().corpus
     with tempfile.TemporaryDirectory() as cache:
         outcomes = peers.evaluate(corpus, Path(cache))
     by_peer = defaultdict(list)

@@ -12,7 +12,17 @@ import click
 
 from toolkit.model.target import Target
 
-json_option = click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+def _set_pretty(ctx: click.Context, param: click.Parameter, value: bool) -> bool:
+    from commands import output
+    output.PRETTY = bool(value)
+    return value
+
+
+def json_option(f: Callable[..., Any]) -> Callable[..., Any]:
+    """``--json`` (one compact JSON object, C encoder) and ``--pretty`` (the same, indented)."""
+    f = click.option("--pretty", is_flag=True, expose_value=False, callback=_set_pretty,
+                     help="With --json: indent the JSON (slower on large outputs).")(f)
+    return click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")(f)
 
 
 def load_target(ctx: click.Context, path: Optional[str]) -> Target:

@@ -7,11 +7,19 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Dict, Iterable
+from typing import Any, Dict, Iterable, List, Optional
 
 import click
 
 SCHEMA_VERSION = 1
+PRETTY = False          # set by --pretty (commands.common.json_option) for this invocation
+_STREAM_BATCH = 4096    # items joined per write when streaming a JSON array
+
+
+def dumps(doc: Any) -> str:
+    """Compact JSON through the C encoder (``indent`` forces the pure-Python one), or indented
+    with ``--pretty``."""
+    return json.dumps(doc, indent=2) if PRETTY else json.dumps(doc)
 
 
 # C0 controls but tab, DEL, C1 controls, Unicode line/paragraph separators and bidi overrides.
@@ -31,6 +39,20 @@ def escape_controls(text: str) -> str:
     return _CONTROLS.sub(_escape_one, text)
 
 
+_CONTROLS_BUT_NEWLINE = re.compile(_CONTROLS.pattern.replace("\x0a-", "\x0b-"))
+
+
+def escape_block(lines: List[str]) -> str:
+    """``lines`` joined by newlines, each escaped as ``escape_controls`` would, in one regex
+    pass over the block (a per-line call costs more than the rest of `symbolize`'s output)."""
+    text = "\n".join(lines)
+    if text.count("\n") != len(lines) - 1:      # a newline inside some line: escape each
+        return "\n".join(escape_controls(line) for line in lines)
+    if _CONTROLS_BUT_NEWLINE.search(text) is None:
+        return text
+    return _CONTROLS_BUT_NEWLINE.sub(_escape_one, text)
+
+
 def write(line: str = "", err: bool = False) -> None:
     """One plain text line on stdout (or stderr), escaped."""
     click.echo(escape_controls(line), err=err)
@@ -46,7 +68,37 @@ def emit_json(command: str, payload: Dict[str, Any]) -> None:
     """Print one JSON object: ``schema_version`` and ``command`` first, then the payload."""
     doc = {"schema_version": SCHEMA_VERSION, "command": command}
     doc.update(payload)
-    click.echo(json.dumps(doc, indent=2))
+    click.echo(dumps(doc))
+
+
+def emit_json_stream(command: str, key: str, items: Iterable[Dict[str, Any]],
+                     head: Optional[Dict[str, Any]] = None) -> None:
+    """Print one JSON object whose array ``key`` is written item by item, so memory stays
+    constant however many items come (``symbolize --json`` of millions of lines)."""
+    doc: Dict[str, Any] = {"schema_version": SCHEMA_VERSION, "command": command}
+    doc.update(head or {})
+    doc[key] = []
+    text = dumps(doc)
+    cut = text.rindex("[") + 1        # the empty array is the last value in the object
+    out = sys.stdout
+    out.write(text[:cut])
+    sep, indent = (",\n", "    ") if PRETTY else (",", "")
+    batch = []
+    first = True
+    for item in items:
+        piece = dumps(item)
+        if indent:
+            piece = indent + piece.replace("\n", "\n" + indent)
+        batch.append(piece)
+        if len(batch) >= _STREAM_BATCH:
+            out.write(("\n" if first and indent else (sep if not first else "")) + sep.join(batch))
+            first = False
+            batch = []
+    if batch:
+        out.write(("\n" if first and indent else (sep if not first else "")) + sep.join(batch))
+        first = False
+    out.write(("\n  " if indent and not first else "") + text[cut:] + "\n")
+    out.flush()
 
 
 def console():

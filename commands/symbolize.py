@@ -12,12 +12,12 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 
 import click
 
 from commands.common import json_option
-from commands.output import emit_json, write, write_lines
+from commands.output import emit_json_stream, escape_block, write, write_lines
 from toolkit.model.errors import InputError
 from toolkit.model.target import Module
 
@@ -97,17 +97,25 @@ def _open_lines(input_path: Optional[str]):  # type: ignore[no-untyped-def]
 
 
 def _render_lines(engine, stream, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
-    from toolkit.symbols.symbolize import format_result
-    results: List[Dict[str, Any]] = []
-    for result in engine.run(stream):
-        if as_jsonl:
-            click.echo(json.dumps(result.to_json(ptr)))
-        elif as_json:
-            results.append(result.to_json(ptr))
-        else:
-            write_lines(format_result(result, ptr).split("\n"))  # inline frames: own lines
+    results = engine.run(stream)
     if as_json:
-        emit_json("symbolize", {"results": results})
+        emit_json_stream("symbolize", "results", (r.to_json(ptr) for r in results))
+        return
+    out = sys.stdout
+    if not as_jsonl:
+        for lines in engine.run_text(stream, ptr):     # one escaped write per chunk of lines
+            out.write(escape_block(lines) + "\n")
+        out.flush()
+        return
+    batch: List[str] = []
+    for result in results:
+        batch.append(json.dumps(result.to_json(ptr)))
+        if len(batch) >= 4096:      # one write per batch, not a click.echo per line
+            out.write("\n".join(batch) + "\n")
+            batch = []
+    if batch:
+        out.write("\n".join(batch) + "\n")
+    out.flush()
 
 
 def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
@@ -115,25 +123,31 @@ def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> Non
     events = trace.events
     locations = engine.run_addresses(events.addresses)
     offsets = events.offsets
-    docs: List[Dict[str, Any]] = []
+    if as_json:
+        emit_json_stream("symbolize", "events", _trace_docs(events, locations, ptr),
+                         head={"modules": [m.to_module().to_json(ptr) for m in trace.modules]})
+        return
     for i in range(len(events)):
         start, count = int(offsets[i]), int(events.counts[i])
         frames = locations[start:start + count]
         head = {"event": i, "timestamp": int(events.timestamps[i]),
                 "thread_id": int(events.thread_ids[i])}
-        if as_json or as_jsonl:
-            doc = dict(head, frames=[f.to_json(ptr) for f in frames])
-            if as_jsonl:
-                click.echo(json.dumps(doc))
-            else:
-                docs.append(doc)
+        if as_jsonl:
+            click.echo(json.dumps(dict(head, frames=[f.to_json(ptr) for f in frames])))
             continue
         write(f"event {i}  thread {head['thread_id']:#x}  time {head['timestamp']}")
         for n, loc in enumerate(frames):
             write_lines((f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr)).split("\n"))
-    if as_json:
-        emit_json("symbolize", {"modules": [m.to_module().to_json(ptr) for m in trace.modules],
-                                "events": docs})
+
+
+
+def _trace_docs(events, locations, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    offsets = events.offsets
+    for i in range(len(events)):
+        start, count = int(offsets[i]), int(events.counts[i])
+        yield {"event": i, "timestamp": int(events.timestamps[i]),
+               "thread_id": int(events.thread_ids[i]),
+               "frames": [f.to_json(ptr) for f in locations[start:start + count]]}
 
 
 def _note_dropped(problems) -> None:  # type: ignore[no-untyped-def]
