@@ -6,10 +6,9 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 from toolkit.model.target import Module
 from toolkit.unwind.trust import Frame, Trust
-from toolkit.stackwalk.frame_scan import (LONG_SCAN_SLOTS, SCAN_SLOTS, SCAN_SLOTS_CONTEXT,
+from toolkit.stackwalk.frame_scan import (LONG_SCAN_SLOTS, MAX_FP_DISTANCE, SCAN_SLOTS,
+                                         SCAN_SLOTS_CONTEXT, long_scan_for_return,
                                          scan_for_return)
-
-MAX_FP_DISTANCE = 128 * 1024     # restore a frame pointer found by a scan only this close
 
 
 def stack_end(ctx) -> Optional[int]:
@@ -23,7 +22,8 @@ def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
 
     ``long_scan`` (the frame's module has no unwind info, so nothing says how large its frame
     is): when the window holds no candidate, go on for LONG_SCAN_SLOTS more, accepting only
-    call-verified return addresses. The peers stop here (Breakpad and rust-minidump scan 40
+    call-verified return addresses, and in modules known only by their range only those that
+    start a frame-pointer chain (frame_scan.long_scan_for_return). The peers stop here (Breakpad and rust-minidump scan 40
     words for a caller); a system DLL frame holding a CONTEXT or a path buffer is larger than
     that, and a CALL ending exactly at the value is strong evidence even that far up. Frames
     between are skipped (their code is unverifiable), never invented.
@@ -35,8 +35,8 @@ def frame_from_scan(ctx, frame: Frame, sp: int, ip_name: str, sp_name: str,
     slots = scan_slots(frame)
     found = scan_for_return(ctx, sp, slots, stack_end(ctx), validate=validate)
     if found is None and long_scan:
-        found = scan_for_return(ctx, sp + slots * ctx.pointer_size, LONG_SCAN_SLOTS,
-                                stack_end(ctx), validate=validate, require_callsite=True)
+        found = long_scan_for_return(ctx, sp + slots * ctx.pointer_size, LONG_SCAN_SLOTS,
+                                     stack_end(ctx), validate=validate)
     if found is None:
         return None
     ps = ctx.pointer_size

@@ -211,6 +211,15 @@ class WalkContext:
         """Breakpad's InstructionAddressSeemsValid: code in a module, in a function if symbols."""
         return self.is_code(address) and self.has_function(address) is not False
 
+    def knows_code(self, address: int) -> bool:
+        """Is more known of ``address``'s module than its range: section headers (the image),
+        or debug symbols? Without either, "code" means only "inside the module"."""
+        module = self.modules.find(address)
+        if module is None:
+            return False
+        image = self.image(module)
+        return bool(image is not None and image.code_ranges) or self.has_function(address) is not None
+
     def seems_valid_return(self, address: int) -> bool:
         """Could ``address`` be a caller's return address? Its call site, the byte before it,
         must pass ``seems_valid_ip``: a module's base (``ntdll+0x0``) or a function's entry

@@ -8,6 +8,12 @@ large unwound allocation. Ours adds the call-site check: a candidate whose prece
 CALL ending exactly at it gets trust ``scan_callsite``; the first such candidate in the window
 is preferred over an earlier unverified one, which skips stale pointers to code (saved function
 pointers, vtable slots) that sit between the frame and its real return address.
+
+Past the peers' window (``long_scan``) a CALL before the value is enough only where the module's
+code is known (image headers or symbols): in a module known only by its range, dead stack is
+full of call-verified stale copies (a dump writer's ntdll+0x6e5dc, four times). There a
+candidate must also start a frame-pointer chain: the word below it, a saved frame pointer,
+leads through ANCHOR_LINKS frame records to valid return addresses.
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from toolkit.unwind.trust import Trust
 SCAN_SLOTS = 40
 SCAN_SLOTS_CONTEXT = 160
 LONG_SCAN_SLOTS = 1024    # 4 KiB (x86) / 8 KiB (x64) more, call-verified candidates only
+ANCHOR_LINKS = 3          # frame records a long-scan candidate of an unknown module must lead to
+MAX_FP_DISTANCE = 128 * 1024     # a saved frame pointer lies this close above its slot at most
 
 
 @dataclass(frozen=True)
@@ -61,4 +69,50 @@ def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None
     return first
 
 
-__all__ = ["scan_for_return", "ScanResult", "SCAN_SLOTS", "SCAN_SLOTS_CONTEXT", "LONG_SCAN_SLOTS"]
+def long_scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None,
+                         validate: Optional[Callable[[int, int], bool]] = None
+                         ) -> Optional[ScanResult]:
+    """The first candidate past the window that is call-verified in a module whose code is
+    known, or that starts a frame-pointer chain (see module doc); None when there is none."""
+    ps = ctx.pointer_size
+    for i in range(slots):
+        slot = start + i * ps
+        if stack_end is not None and slot + ps > stack_end:
+            break
+        value = ctx.read_pointer(slot)
+        if value is None:
+            break
+        if not ctx.seems_valid_return(value):
+            continue
+        if validate is not None and not validate(slot, value):
+            continue
+        verified = bool(ctx.call_length(value))
+        if verified and ctx.knows_code(value - 1):
+            return ScanResult(slot, value, Trust.SCAN_CALLSITE)
+        if frame_records_above(ctx, slot, stack_end, ANCHOR_LINKS) >= ANCHOR_LINKS:
+            return ScanResult(slot, value, Trust.SCAN_CALLSITE if verified else Trust.SCAN)
+    return None
+
+
+def frame_records_above(ctx, slot: int, stack_end: Optional[int], limit: int) -> int:
+    """How many frame records {saved fp, return address} chain from the word below ``slot``
+    (up to ``limit``): each above the last and within MAX_FP_DISTANCE of it, each return
+    address valid. A return address whose lower neighbour starts such a chain is the return
+    address of a frame with a standard prolog, not a stale copy."""
+    ps = ctx.pointer_size
+    below, fp = slot, ctx.read_pointer(slot - ps)
+    links = 0
+    while links < limit and fp is not None and fp % ps == 0 \
+            and below < fp <= below + MAX_FP_DISTANCE \
+            and (stack_end is None or fp + 2 * ps <= stack_end):
+        ret = ctx.read_pointer(fp + ps)
+        if ret is None or not ctx.seems_valid_return(ret):
+            break
+        links += 1
+        below, fp = fp, ctx.read_pointer(fp)
+    return links
+
+
+__all__ = ["scan_for_return", "long_scan_for_return", "frame_records_above", "ScanResult",
+           "SCAN_SLOTS", "SCAN_SLOTS_CONTEXT", "LONG_SCAN_SLOTS", "ANCHOR_LINKS",
+           "MAX_FP_DISTANCE"]

@@ -65,3 +65,45 @@ def test_x86_mingw_main_returns_to_tmainCRTStartup_at_ebp_plus_4_with_the_pdb(tm
     assert stack.locations[main + 1].module == "crash-i686-mingw.exe"
     assert caller.trust is Trust.CFI
     assert all(f.trust is not Trust.CFI_SCAN for f in stack.frames)
+
+
+def test_dump_writer_thread_takes_no_stale_call_verified_copies_past_the_scan_window(tmp_path):
+    # mini.dmp's dump writer: 0x580 bytes above KERNELBASE's frame lie four call-verified
+    # copies of ntdll+0x6e5dc (dead stack); ntdll has no image or symbols here, so the long
+    # scan takes a candidate only where a frame-pointer chain starts (dbgcore's frames)
+    target, _, report = walk("symbolic/windows/mini.dmp", tmp_path, tids=[0xB68])
+    stack = report.threads[0]
+    ntdll = next(m for m in target.modules() if m.name.lower().endswith("ntdll.dll"))
+    assert ntdll.base + 0x6E5DC not in [f.ip for f in stack.frames]
+    assert [loc.module for loc in stack.locations[:3]] == ["ntdll.dll", "KERNELBASE.dll",
+                                                          "dbgcore.dll"]
+    # the frame-pointer and CFI frames down to ExceptionHandlerThreadMain survive
+    assert [f.trust for f in stack.frames[3:10]] == [Trust.FRAME_POINTER] * 6 + [Trust.CFI]
+    names = [loc.symbol or "" for loc in stack.locations]
+    assert any(n.startswith("google_breakpad::ExceptionHandler::WriteMinidumpWithException")
+               for n in names)
+    thread_main = next(i for i, n in enumerate(names) if "ExceptionHandlerThreadMain" in n)
+    assert stack.frames[thread_main].trust is Trust.CFI
+    assert stack.frames[thread_main + 1].trust is Trust.CFI     # kernel32, by crash.exe's CFI
+
+
+def test_a_long_scan_candidate_in_a_module_known_only_by_its_range_needs_a_frame_chain(tmp_path):
+    # the same rule seen from the scanner: the first call-verified candidate past the window is
+    # ntdll+0x6e5dc, rejected (no frame record above it); dbgcore+0x19368 is taken for the
+    # three frame records chained from the saved EBP below it
+    from toolkit.stackwalk.frame_scan import (ANCHOR_LINKS, SCAN_SLOTS, frame_records_above,
+                                              long_scan_for_return)
+    from toolkit.symbols.resolver import Resolver
+    target = open_target(corpus_path("symbolic/windows/mini.dmp"))
+    ctx = WalkContext(target, Resolver.from_symbol_path(str(breakpad_symbol_tree()),
+                                                        cache_dir=tmp_path))
+    ntdll = next(m for m in target.modules() if m.name.lower().endswith("ntdll.dll"))
+    dbgcore = next(m for m in target.modules() if m.name.lower().endswith("dbgcore.dll"))
+    stale = 0x179F82C
+    assert ctx.read_pointer(stale) == ntdll.base + 0x6E5DC
+    assert ctx.call_length(ntdll.base + 0x6E5DC)                  # a CALL does precede it
+    assert not ctx.knows_code(ntdll.base + 0x6E5DB)
+    assert frame_records_above(ctx, stale, None, ANCHOR_LINKS) < ANCHOR_LINKS
+    found = long_scan_for_return(ctx, 0x179F2B0 + SCAN_SLOTS * 4, 1024)
+    assert found is not None and found.value == dbgcore.base + 0x19368
+    assert found.slot == 0x179F964
