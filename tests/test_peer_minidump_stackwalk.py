@@ -59,9 +59,6 @@ DIFFERENT_WALKS: Dict[Tuple[str, int], str] = {
     ("breakpad/processor/write_av_non_null.dmp", 0x2ACC): WRITER,
     ("rust-minidump/testdata/invalid-parameter.dmp", 0x1350): WRITER,
     ("symbolic/windows/mini.dmp", 0xB68): WRITER,
-    ("rust-minidump/testdata/invalid-parameter.dmp", 0x1708):
-        "our long scan (call-verified candidates only, past the peers' 40 words) finds one "
-        "more frame of CrashTest.exe, which has no unwind info",
     ("wine/dumps/crash-x86_64-mingw-self-*.dmp", 0x104): CALLSITE,
     ("wine/dumps/crash-x86_64-nocrt-self-*.dmp", 0x190): CALLSITE,
     ("wine/dumps/crash-x86_64-nocrt-thread-*.dmp", 0x1B8): CALLSITE,

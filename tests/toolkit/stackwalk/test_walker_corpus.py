@@ -152,13 +152,15 @@ def test_symbolic_mini_dmp_walks_every_thread_down_to_a_stated_end(tmp_path):
         assert stack.end_reason is not EndReason.NONE
     # every thread reaches ntdll's thread start and ends on a zero return address. The
     # dumping thread (2920) sits in a KERNELBASE frame with ~270 slots of locals (a CONTEXT)
-    # and no unwind info: the 40-slot scan of the peers finds nothing there, the call-verified
-    # long scan resumes above it and the walk reaches crash.exe's handler thread.
+    # and no unwind info: the 40-slot scan of the peers finds nothing there; the long scan
+    # resumes above it at dbgcore's frame, whose saved EBP starts a frame-pointer chain (the
+    # call-verified ntdll copies between are dead stack), and reaches crash.exe's handler thread.
     assert all(s.end_reason is EndReason.IP_TOO_LOW and len(s.frames) >= 4
                for s in report.threads)
     dumper = next(s for s in report.threads if s.tid == 2920)
-    assert dumper.frames[2].trust is Trust.SCAN_CALLSITE
+    assert dumper.locations[2].module == "dbgcore.dll"
     assert dumper.frames[2].sp - dumper.frames[1].sp > 40 * 4
+    assert dumper.frames[3].trust is Trust.FRAME_POINTER
     names = [loc.symbol.split("(")[0] for loc in dumper.locations
              if loc is not None and loc.module == "crash.exe" and loc.symbol]
     assert names[-1] == "google_breakpad::ExceptionHandler::ExceptionHandlerThreadMain"

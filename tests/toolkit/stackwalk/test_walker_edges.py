@@ -71,14 +71,29 @@ def test_a_repeated_return_address_without_the_saved_ecx_is_an_ordinary_frame():
     assert (result.frames[1].ip, result.frames[1].sp) == (0x401105, 0x1108)
 
 
-def test_beyond_the_scan_window_only_a_call_verified_return_address_is_taken():
-    # frame 1 has no unwind info and a 100-slot frame: the 40-slot window is empty, the long
-    # scan skips an unverified code pointer (0x401050) and takes the CALL-preceded 0x401205.
+def test_beyond_the_scan_window_a_call_alone_does_not_vouch_for_a_module_known_by_range_only():
+    # frame 1 has no unwind info and a 100-slot frame: the 40-slot window is empty. app.exe has
+    # no headers or symbols here, so the CALL before 0x401205 proves nothing (dead stack keeps
+    # such copies): with no frame record above it, the walk ends instead.
     values = [0x401105] + [0] * 100 + [0x401050] + [0] * 20 + [0x401205] + [0] * 8
+    result = walk({0x1000: words(values)}, {"eip": 0x401005, "esp": 0x1000, "ebp": 0})
+    assert [(f.ip, f.trust) for f in result.frames[1:]] == [(0x401105, Trust.SCAN_CALLSITE)]
+
+
+def test_beyond_the_scan_window_a_candidate_that_starts_a_frame_pointer_chain_is_taken():
+    # the same frame, but the word below 0x401205 is a saved EBP leading through three frame
+    # records {saved EBP, return address}: a standard prolog's frame. The unverified 0x401050
+    # before it, with nothing below, is still skipped.
+    def at(i):
+        return 0x1000 + 4 * i
+    values = ([0x401105] + [0] * 100 + [0x401050] + [0] * 19
+              + [at(124), 0x401205, 0, at(126), 0x401105, at(128), 0x401005, 0, 0x401105]
+              + [0] * 8)
     result = walk({0x1000: words(values)}, {"eip": 0x401005, "esp": 0x1000, "ebp": 0})
     assert [(f.ip, f.trust) for f in result.frames[1:3]] == \
         [(0x401105, Trust.SCAN_CALLSITE), (0x401205, Trust.SCAN_CALLSITE)]
-    assert result.frames[2].sp == 0x1000 + 4 * 122 + 4
+    assert result.frames[2].sp == at(123) and result.frames[2].fp == at(124)
+    assert result.frames[3].trust is Trust.FRAME_POINTER
 
 
 def test_the_frame_cap_stops_a_runaway_walk():
