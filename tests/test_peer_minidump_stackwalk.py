@@ -58,7 +58,11 @@ DIFFERENT_WALKS: Dict[Tuple[str, int], str] = {
     ("breakpad/processor/stack_exhaustion.dmp", 0x1798): WRITER,
     ("breakpad/processor/write_av_non_null.dmp", 0x2ACC): WRITER,
     ("rust-minidump/testdata/invalid-parameter.dmp", 0x1350): WRITER,
-    ("symbolic/windows/mini.dmp", 0xB68): WRITER,
+    ("symbolic/windows/mini.dmp", 0xB68):
+        "the dump writer (mini.dmp's Breakpad info names no thread): rust-minidump's frame-pointer "
+        "step from frame 0 reads return address 0x400 at ebp+4 and ends, without scanning; we "
+        "scan (KERNELBASE at [esp]) and reach crash.exe's ExceptionHandlerThreadMain through "
+        "dbgcore's frame-pointer chain",
     ("wine/dumps/crash-x86_64-mingw-self-*.dmp", 0x104): CALLSITE,
     ("wine/dumps/crash-x86_64-nocrt-self-*.dmp", 0x190): CALLSITE,
     ("wine/dumps/crash-x86_64-nocrt-thread-*.dmp", 0x1B8): CALLSITE,
