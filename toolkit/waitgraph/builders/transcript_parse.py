@@ -20,7 +20,8 @@ from typing import Dict, Iterator, List, Optional, Tuple
 
 from toolkit.waitgraph.model import Evidence, Frame
 
-HEX = r"[0-9a-fA-F`]+"
+# A number starts with a digit: a lone backtick (the 64-bit separator) is no number.
+HEX = r"[0-9a-fA-F][0-9a-fA-F`]*"
 
 _PROMPT = re.compile(r"^\s*(?:(\d+):(\d+)(?::\w+)?|(?:\d+:\s*)?kd)>\s?(.*)$")
 _FENCE = re.compile(r"^\s*(```|~~~)")
@@ -36,7 +37,7 @@ _WAIT_OBJECT = re.compile(r"^\s*(" + HEX + r")\s+([A-Za-z][A-Za-z0-9]*)"
                           r"(?:\s+-\s+owning thread\s+(" + HEX + r"))?(?:\s+Limit\s+\S+.*)?\s*$")
 _OWNING_PROCESS = re.compile(r"^\s*Owning Process\s+" + HEX + r"\s+Image:\s+(\S+)")
 _USER_THREAD = re.compile(r"^\s*(?:[.#]\s*)?(\d+)\s+[Ii]d:\s*([0-9a-fA-F]+)\.([0-9a-fA-F]+)\b")
-HEX8 = r"[0-9a-fA-F`]{8,17}"
+HEX8 = r"[0-9a-fA-F][0-9a-fA-F`]{7,16}"
 _FRAME = re.compile(r"^\s*(?:([0-9a-fA-F]{2,3})\s+)?(" + HEX8 + r")\s+(" + HEX8 + r")(?:\s+(.*))?$")
 _CRITSEC = re.compile(r"^\s*CritSec\s+(.*?)\s+at\s+([0-9a-fA-F`]+)")
 _CS_HEAD = re.compile(r"^\s*Critical section\s+=\s+(?:0x)?([0-9a-fA-F`]+)(?:\s+\((.*)\))?\s*$")
