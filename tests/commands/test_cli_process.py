@@ -8,14 +8,13 @@ import sys
 
 import pytest
 
-from conftest import SAMPLES
+from conftest import SAMPLES, dumpkit_script
 
 SAMPLE = str(SAMPLES / "dumps" / "seh_x86-full-trim-cv.dmp")
 
 
 def _dumpkit() -> list:
-    exe = shutil.which("dumpkit")
-    return [exe] if exe else [sys.executable, "-m", "toolkit"]
+    return [str(dumpkit_script())]
 
 
 def test_python_dash_m_toolkit_runs_the_same_cli():

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 
 import pytest
 from click.testing import CliRunner
-from conftest import corpus_path
+from conftest import corpus_path, dumpkit_script
 from full_dumps import full_dump
 
 from commands.cli import cli
@@ -125,9 +124,7 @@ def test_corrupt_headers_give_a_one_line_error(tmp_path):
 
 
 def test_installed_dumpkit_prints_one_line_for_a_truncated_pe(tmp_path):
-    exe = shutil.which("dumpkit")
-    if exe is None:
-        pytest.skip("dumpkit console script not installed")
+    exe = dumpkit_script()
     bad = tmp_path / "cut.exe"
     bad.write_bytes(corpus_path("symbolic/windows/crash.exe").read_bytes()[:0x80])
     proc = subprocess.run([exe, "debugdir", str(bad)], capture_output=True, text=True, timeout=60)

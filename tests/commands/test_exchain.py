@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import subprocess
 from pathlib import Path
 from typing import List
@@ -14,7 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
-from tests.conftest import CORPUS, SAMPLES, corpus_path
+from tests.conftest import CORPUS, SAMPLES, corpus_path, dumpkit_script
 from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
 from full_dumps import full_dump
 from toolkit.model.errors import DumpkitError
@@ -187,9 +186,7 @@ def test_native_x64_dump_has_nothing_to_analyse():
 
 
 def test_installed_console_script_runs():
-    exe = shutil.which("dumpkit")
-    if exe is None:
-        pytest.skip("the dumpkit console script is not installed")
+    exe = dumpkit_script()
     proc = subprocess.run([exe, "exchain", str(wine_full_dump()), "-y", str(corpus_path(WINE_BIN))],
                           capture_output=True, text=True, timeout=300, env=dict(os.environ))
     assert proc.returncode == 0, proc.stderr

@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
-from tests.conftest import corpus_path
+from tests.conftest import corpus_path, dumpkit_script
 
 pytest.importorskip("symbolic")
 
@@ -172,9 +172,7 @@ def test_trace_capture_rejects_a_bad_base_option(env):
 
 
 def test_installed_dumpkit_reports_bad_lines_without_a_traceback(env):
-    exe = shutil.which("dumpkit")
-    if exe is None:
-        pytest.skip("the dumpkit console script is not installed")
+    exe = dumpkit_script()
     path = store(env, "symbolic/windows/crash.exe", "symbolic/windows/crash.pdb")
     proc = subprocess.run([exe, "symbolize", "-y", path], input="crash.exe+0x2a3d\ngarbage\n",
                           capture_output=True, text=True, timeout=120)
