@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Iterator
 
 import pytest
 
@@ -30,20 +31,36 @@ def dumpkit_script() -> Path:
     pytest.skip(f"dumpkit console script not installed beside {sys.executable}")
 
 
-@pytest.fixture(autouse=True)
-def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """Every test gets its own HOME and symbol cache, so none reads or writes the user's.
+def _use_home(patch: pytest.MonkeyPatch, root: Path) -> None:
+    """Point HOME and every cache location dumpkit derives from it at ``root``.
 
     Setting HOME (and clearing XDG_CACHE_HOME) also covers code that derives the default cache
-    from the home directory; subprocesses inherit both through os.environ. A test that wants a
-    particular cache still sets DUMPKIT_SYMBOL_CACHE or XDG_CACHE_HOME itself.
+    from the home directory; subprocesses inherit all of it through os.environ.
     """
+    patch.setenv("HOME", str(root))
+    patch.setenv("USERPROFILE", str(root))
+    patch.setenv("LOCALAPPDATA", str(root / "AppData" / "Local"))
+    patch.delenv("XDG_CACHE_HOME", raising=False)
+    patch.setenv("DUMPKIT_SYMBOL_CACHE", str(root / "symbol-cache"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _private_session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """A private HOME for session- and module-scoped fixtures (servers, Dask workers), which
+    start before any per-test fixture could redirect them."""
+    root = tmp_path_factory.mktemp("session-home")
+    with pytest.MonkeyPatch.context() as patch:
+        _use_home(patch, root)
+        yield root
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test gets its own HOME and empty symbol cache, so none reads or writes the user's
+    and no test's result depends on what an earlier one cached. A test that wants a particular
+    cache still sets DUMPKIT_SYMBOL_CACHE or XDG_CACHE_HOME itself."""
     root = tmp_path_factory.mktemp("home")
-    monkeypatch.setenv("HOME", str(root))
-    monkeypatch.setenv("USERPROFILE", str(root))
-    monkeypatch.setenv("LOCALAPPDATA", str(root / "AppData" / "Local"))
-    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
-    monkeypatch.setenv("DUMPKIT_SYMBOL_CACHE", str(root / "symbol-cache"))
+    _use_home(monkeypatch, root)
     return root
 
 

@@ -174,6 +174,9 @@ def test_named_output_is_the_same_through_pykd(command: str, dump: Path, options
         pytest.skip(f"{dump} or its symbols absent")
     monkeypatch.setenv("_NT_SYMBOL_PATH", str(tmp_path))
     monkeypatch.chdir(tmp_path)
+    # Each run starts from an empty symbol cache, so both report the symbol file as the source
+    # (a warm run would name the cached SymCache instead).
+    monkeypatch.setenv("DUMPKIT_SYMBOL_CACHE", str(tmp_path / "cache-offline"))
     stdin = None
     if command == "symbolize":      # addresses on stdin; offline the modules come from --dump
         stdin = _addresses(dump) + _function_addresses(dump, _symbol_path(options))
@@ -181,6 +184,7 @@ def test_named_output_is_the_same_through_pykd(command: str, dump: Path, options
     else:
         code, offline = run_cli([command, str(dump), "--json"] + options)
     assert code == 0
+    monkeypatch.setenv("DUMPKIT_SYMBOL_CACHE", str(tmp_path / "cache-debugger"))
     pykd = load_standin()
     pykd._standin_open(str(dump), engine_symbols=_symbol_path(options)
                        if engine_names == "engine" else None)
