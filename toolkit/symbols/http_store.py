@@ -8,7 +8,10 @@ compressed ``name/id/name.pd_``, a Breakpad ``name/id/stem.sym`` when ``.sym`` i
   on Content-Length first) and rejected when shorter than its Content-Length;
 * is expanded if it is a CAB, then verified to carry the wanted id, and only then renamed onto
   its final name (so a corrupt or wrong-GUID file is deleted and reported, never cached);
-* is retried with exponential backoff on 5xx and connection errors (bounded), not on timeouts.
+* is retried with exponential backoff on 5xx and connection errors (bounded), not on timeouts;
+* has a whole deadline (``DEFAULT_DEADLINE``, ``DUMPKIT_SYMBOL_DEADLINE=<seconds>``) besides the
+  per-read timeout: a server trickling one byte per second never trips a per-read timeout, so a
+  watchdog shuts the connection's socket when the deadline passes, and the temp file is deleted.
 
 A server that times out or cannot be reached is marked down for the rest of the run: one
 Problem, not one per module. When every form got a 404 the miss is remembered (see
@@ -19,6 +22,7 @@ enough here (streaming, timeouts, redirects, proxies from the environment); no e
 from __future__ import annotations
 
 import http.client
+import os
 import socket
 import threading
 import time
@@ -26,7 +30,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from toolkit import __version__
 from toolkit.symbols.cab import CabError, expand
@@ -37,6 +41,10 @@ from toolkit.symbols.symbol_path import HttpServer
 from toolkit.model.target import Problem
 
 DEFAULT_TIMEOUT = 20.0
+#: Seconds one request may take from connect to last byte. The 2 GiB download cap over 600 s
+#: asks for 3.6 MB/s at worst, which any working server beats; a stalled one is cut off there.
+DEFAULT_DEADLINE = 600.0
+ENV_DEADLINE = "DUMPKIT_SYMBOL_DEADLINE"
 DEFAULT_MAX_BYTES = 2 * 1024 ** 3  # the largest public PDBs (chrome.dll.pdb) are ~1-2 GiB
 DEFAULT_RETRIES = 2
 USER_AGENT = f"dumpkit/{__version__}"
@@ -57,16 +65,108 @@ class _Down(Exception):
     """The server timed out or is unreachable (already reported, server marked down)."""
 
 
+def default_deadline() -> float:
+    """``DUMPKIT_SYMBOL_DEADLINE`` when it is a positive number of seconds, else the default."""
+    text = os.environ.get(ENV_DEADLINE, "")
+    try:
+        value = float(text)
+    except ValueError:
+        return DEFAULT_DEADLINE
+    return value if value > 0 else DEFAULT_DEADLINE
+
+
+class _Deadline(Exception):
+    """The whole request took longer than its deadline (the watchdog closed the socket)."""
+
+
+class _Watchdog:
+    """Shuts every socket a request opens once the request's deadline passes.
+
+    urllib offers only a per-read timeout; the connections it makes are told about the current
+    request through a thread-local, so redirects and retries share one deadline.
+    """
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def start(self, seconds: float) -> None:
+        self._local.state = {"deadline": time.monotonic() + seconds, "timers": [],
+                             "expired": False}
+
+    def stop(self) -> bool:
+        """Cancel the timers; True when the deadline had passed."""
+        state = getattr(self._local, "state", None)
+        self._local.state = None
+        if state is None:
+            return False
+        for timer in state["timers"]:
+            timer.cancel()
+        return bool(state["expired"]) or time.monotonic() >= state["deadline"]
+
+    def expired(self) -> bool:
+        state = getattr(self._local, "state", None)
+        return state is not None and (state["expired"] or time.monotonic() >= state["deadline"])
+
+    def arm(self, sock: Any) -> None:
+        state: Optional[Dict[str, Any]] = getattr(self._local, "state", None)
+        if state is None or sock is None:
+            return
+        remaining = max(0.0, state["deadline"] - time.monotonic())
+
+        def fire() -> None:
+            state["expired"] = True
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+        timer = threading.Timer(remaining, fire)
+        timer.daemon = True
+        timer.start()
+        timers: List[threading.Timer] = state["timers"]
+        timers.append(timer)
+
+    def connection_class(self, base: Any) -> Any:
+        watchdog = self
+
+        class Guarded(base):  # type: ignore[misc, valid-type]
+            def connect(self) -> None:
+                super().connect()
+                watchdog.arm(self.sock)
+
+        return Guarded
+
+
+class _GuardedHTTPHandler(urllib.request.HTTPHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self._http_class = watchdog.connection_class(http.client.HTTPConnection)
+
+    def http_open(self, req: Any) -> Any:
+        return self.do_open(self._http_class, req)
+
+
+class _GuardedHTTPSHandler(urllib.request.HTTPSHandler):
+    def __init__(self, watchdog: _Watchdog) -> None:
+        super().__init__()
+        self._watchdog = watchdog
+
+    def do_open(self, http_class: Any, req: Any, **kwargs: Any) -> Any:
+        return super().do_open(self._watchdog.connection_class(http_class), req, **kwargs)
+
+
 class SymbolServerClient:
     """Fetches verified files from one ``HttpServer`` into ``server.cache``."""
 
     def __init__(self, server: HttpServer, report: Callable[[Problem], None], *,
                  timeout: float = DEFAULT_TIMEOUT, max_bytes: int = DEFAULT_MAX_BYTES,
                  user_agent: str = USER_AGENT, retries: int = DEFAULT_RETRIES,
-                 backoff: float = 0.25, negative: Optional[NegativeCache] = None) -> None:
+                 backoff: float = 0.25, negative: Optional[NegativeCache] = None,
+                 deadline: Optional[float] = None) -> None:
         self.server = server
         self.report = report
         self.timeout = timeout
+        self.deadline = deadline if deadline is not None and deadline > 0 else default_deadline()
         self.max_bytes = max_bytes
         self.user_agent = user_agent
         self.retries = max(0, retries)
@@ -74,7 +174,9 @@ class SymbolServerClient:
         self.negative = negative if negative is not None else NegativeCache()
         self.down = False
         self._lock = threading.Lock()
-        self._opener = urllib.request.build_opener()
+        self._watchdog = _Watchdog()
+        self._opener = urllib.request.build_opener(_GuardedHTTPHandler(self._watchdog),
+                                                   _GuardedHTTPSHandler(self._watchdog))
 
     # -- public ---------------------------------------------------------------------------------
 
@@ -188,7 +290,13 @@ class SymbolServerClient:
             if self.down:
                 raise _Down()
             try:
-                return self._get(url, id_dir, limit)
+                return self._get_within_deadline(url, id_dir, limit)
+            except _Deadline:
+                self._mark_down("symbol-server-timeout",
+                                f"{self.server.url}: {url} not complete within the "
+                                f"{self.deadline:g} s deadline ({ENV_DEADLINE}); "
+                                "not asked again in this run")
+                raise _Down()
             except urllib.error.HTTPError as exc:
                 if exc.code in (404, 410):
                     raise _Miss()
@@ -221,6 +329,25 @@ class SymbolServerClient:
             time.sleep(self.backoff * (2 ** attempt))
             attempt += 1
 
+    def _get_within_deadline(self, url: str, id_dir: Path, limit: int) -> Path:
+        """``_get`` under the watchdog: whatever the socket did, past the deadline it is a
+        ``_Deadline`` (the temp file is already gone: ``_get`` discards it on every error)."""
+        self._watchdog.start(self.deadline)
+        try:
+            got = self._get(url, id_dir, limit)
+        except _Failed:
+            if self._watchdog.stop():
+                raise _Deadline()
+            raise
+        except Exception:
+            if self._watchdog.stop():
+                raise _Deadline()
+            raise
+        if self._watchdog.stop():
+            discard(got)
+            raise _Deadline()
+        return got
+
     def _get(self, url: str, id_dir: Path, limit: int) -> Path:
         req = urllib.request.Request(url, headers={"User-Agent": self.user_agent})
         with self._opener.open(req, timeout=self.timeout) as resp:
@@ -242,7 +369,7 @@ class SymbolServerClient:
                             out.write(chunk)
                             written += len(chunk)
                             break
-                        if not chunk:
+                        if not chunk or self._watchdog.expired():
                             break
                         written += len(chunk)
                         if written > limit:
@@ -250,6 +377,8 @@ class SymbolServerClient:
                                                 f"{limit} bytes; download stopped"))
                             raise _Failed()
                         out.write(chunk)
+                if self._watchdog.expired():
+                    raise _Deadline()
                 if length is not None and written != length:
                     self.report(Problem("corrupt-download", f"{url}: truncated ({written} of "
                                         f"{length if length >= 0 else '?'} bytes); not cached"))
@@ -267,5 +396,5 @@ class SymbolServerClient:
         self.report(Problem(code, message))
 
 
-__all__ = ["DEFAULT_MAX_BYTES", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT", "SymbolServerClient",
-           "USER_AGENT"]
+__all__ = ["DEFAULT_DEADLINE", "DEFAULT_MAX_BYTES", "DEFAULT_RETRIES", "DEFAULT_TIMEOUT",
+           "ENV_DEADLINE", "SymbolServerClient", "USER_AGENT", "default_deadline"]

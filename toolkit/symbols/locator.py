@@ -74,7 +74,8 @@ class SymbolLocator:
                  max_download_bytes: int = DEFAULT_MAX_BYTES, user_agent: str = USER_AGENT,
                  retries: int = DEFAULT_RETRIES, backoff: float = 0.25,
                  miss_ttl: float = DEFAULT_MISS_TTL, max_workers: int = DEFAULT_WORKERS,
-                 scratch_cache: Optional[Path] = None) -> None:
+                 scratch_cache: Optional[Path] = None,
+                 http_deadline: Optional[float] = None) -> None:
         self.path = path
         self.max_download_bytes = max_download_bytes
         self.max_workers = max(1, max_workers)
@@ -86,7 +87,8 @@ class SymbolLocator:
         self._clients: Dict[HttpServer, SymbolServerClient] = {
             s: SymbolServerClient(s, self._report, timeout=http_timeout,
                                   max_bytes=max_download_bytes, user_agent=user_agent,
-                                  retries=retries, backoff=backoff, negative=negative)
+                                  retries=retries, backoff=backoff, negative=negative,
+                                  deadline=http_deadline)
             for s in path.servers}
         # Where files from local stores that need expanding (.pd_) are expanded to: the first
         # server's cache, else the default cache. Never next to the user's own store.

@@ -39,6 +39,7 @@ class SymServer:
         self.fail_first: Dict[str, int] = {}  # path -> number of 503s before success
         self.substitute: Dict[str, Path] = {}  # path -> file served instead
         self.delay_all = 0.0
+        self.trickle: Dict[str, float] = {}  # path -> seconds between body bytes (a stalled server)
         self.in_flight = 0
         self.max_in_flight = 0  # how many requests were being served at once, at most
         self._lock = threading.Lock()
@@ -95,12 +96,27 @@ class SymServer:
                 self.send_header("Content-Length", str(len(data)))
                 self.end_headers()
                 sent = server.truncate.get(path)
+                pause = server.trickle.get(path)
+                if pause is not None:
+                    self._trickle(data, pause)
+                    return
                 try:
                     self.wfile.write(data if sent is None else data[:sent])
                 except (BrokenPipeError, ConnectionResetError):
                     pass
                 if sent is not None:
                     self.close_connection = True
+
+            def _trickle(self, data: bytes, pause: float) -> None:
+                """One byte per ``pause`` seconds: never idle long enough for a read timeout."""
+                self.close_connection = True
+                try:
+                    for i in range(len(data)):
+                        self.wfile.write(data[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(pause)
+                except OSError:  # the client hung up, as it should
+                    pass
 
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._httpd.daemon_threads = True

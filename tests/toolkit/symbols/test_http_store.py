@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import pytest
 from conftest import corpus_path
 from symserver import SymServer, store_file
 from toolkit.model.debug_id import DebugId
+from toolkit.symbols.http_store import DEFAULT_DEADLINE, ENV_DEADLINE, default_deadline
 from toolkit.symbols.locator import SymbolLocator
 from toolkit.symbols.symbol_path import SymbolPath
 
@@ -196,6 +198,31 @@ def test_slow_server_is_reported_as_a_timeout_and_not_asked_again(server, tmp_pa
     assert [p.code for p in loc.problems] == ["symbol-server-timeout"]
     assert server.count() == 1
     assert files_under(tmp_path / "cache") == []  # a timeout is not a miss
+
+
+def test_a_server_trickling_bytes_is_cut_off_at_the_request_deadline(server, tmp_path, crash):
+    pdb, did = crash
+    store_file(server.root, "crash.pdb", did.breakpad, pdb)
+    server.trickle[pdb_url(did)] = 0.2           # well inside the per-read timeout, forever
+    loc = locator(server, tmp_path / "cache", http_timeout=5.0, http_deadline=1.5)
+    result: list = []
+    walker = threading.Thread(target=lambda: result.append(loc.find_debug_file("crash.pdb", did)))
+    walker.start()
+    walker.join(120)                             # a bound for a hang, not a speed check
+    assert not walker.is_alive(), "the download was not stopped at its deadline"
+    assert result == [None]
+    assert [p.code for p in loc.problems] == ["symbol-server-timeout"]
+    assert "1.5 s deadline" in loc.problems[0].message
+    assert files_under(tmp_path / "cache") == []  # no temp file left, and no miss recorded
+
+
+def test_the_request_deadline_defaults_and_reads_the_environment(monkeypatch):
+    monkeypatch.delenv(ENV_DEADLINE, raising=False)
+    assert default_deadline() == DEFAULT_DEADLINE == 600.0
+    monkeypatch.setenv(ENV_DEADLINE, "42")
+    assert default_deadline() == 42.0
+    monkeypatch.setenv(ENV_DEADLINE, "soon")
+    assert default_deadline() == DEFAULT_DEADLINE
 
 
 def test_5xx_answers_are_retried_until_success(server, tmp_path, crash):

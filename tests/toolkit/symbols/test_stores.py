@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import shutil
 import struct
-import sys
 from pathlib import Path
 
 import pytest
@@ -143,24 +142,12 @@ def test_compressed_pd_is_expanded_into_the_cache_and_verified(tmp_path):
 
 
 @pytest.mark.skipif(not shutil.which("cabextract"), reason="cabextract not on PATH")
-def test_compressed_pd_expands_with_cabextract_when_cabarchive_is_absent(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "cabarchive", None)  # import fails -> cabextract path
-    store = tmp_path / "store"
-    put(store, "basic32.pd_", corpus_path("mozilla-dump_syms/windows/basic32.pd_"))
-    loc, found = locate(store, "basic32.pdb", basic32_id(), tmp_path, kinds=("pdb",))
-    assert found is not None and found.verified, loc.problems
-
-
-def test_cab_that_no_tool_can_open_is_reported_naming_both_options(tmp_path, monkeypatch):
-    monkeypatch.setitem(sys.modules, "cabarchive", None)
-    monkeypatch.setattr(cab.shutil, "which", lambda name: None)
-    store = tmp_path / "store"
-    put(store, "basic32.pd_", corpus_path("mozilla-dump_syms/windows/basic32.pd_"))
-    loc, found = locate(store, "basic32.pdb", basic32_id(), tmp_path, kinds=("pdb",))
-    assert found is None
-    (problem,) = loc.problems
-    assert problem.code == "cab-unsupported"
-    assert "cabarchive" in problem.message and "cabextract" in problem.message
+def test_cabextract_and_the_builtin_reader_expand_the_same_bytes(tmp_path):
+    pd_ = corpus_path("mozilla-dump_syms/windows/basic32.pd_")
+    ours = cab.expand(pd_, tmp_path, 1 << 30)
+    theirs = cab._expand_cabextract(shutil.which("cabextract"), pd_, tmp_path, 1 << 30, 60.0)
+    assert ours.read_bytes() == theirs.read_bytes()
+    assert ours.read_bytes()[:32] == b"Microsoft C/C++ MSF 7.00\r\n\x1aDS\0\0\0"
 
 
 def test_lzx_cab_without_cabextract_says_cabextract_is_needed(tmp_path, monkeypatch):
