@@ -129,7 +129,7 @@ class _Watchdog:
     def connection_class(self, base: Any) -> Any:
         watchdog = self
 
-        class Guarded(base):  # type: ignore[misc, valid-type]
+        class Guarded(base):
             def connect(self) -> None:
                 super().connect()
                 watchdog.arm(self.sock)
