@@ -115,7 +115,7 @@ def test_csv_lists_the_same_buckets_as_json(tmp_path):
 
 
 def test_samples_json_counts_shares_and_stacks(tmp_path):
-    doc = triage_json(str(DUMPS), cwd=tmp_path)
+    doc = triage_json(str(DUMPS), "-y", str(SAMPLES / "bin"), cwd=tmp_path)
     assert doc["dumps"] == doc["ok"] == len(list(DUMPS.glob("*.dmp")))
     assert sum(b["count"] for b in doc["buckets"]) == doc["ok"]
     assert abs(sum(b["share"] for b in doc["buckets"]) - 1.0) < 0.01
