@@ -43,5 +43,8 @@ def symbol_resolver(ctx: click.Context, symbol_path: Optional[str], **kwargs: An
     addresses first and this resolver second."""
     from toolkit.symbols.resolver import Resolver
     resolver = Resolver.from_symbol_path(symbol_path, **kwargs)
+    warnings = getattr(resolver.locator, "path_warnings", None)
+    for warning in (warnings() if warnings is not None else []):
+        click.echo(f"warning: {warning}", err=True)
     wrap = ctx.obj.get("wrap_resolver") if isinstance(ctx.obj, dict) else None
     return wrap(resolver) if wrap is not None else resolver

@@ -316,18 +316,43 @@ class WalkContext:
         """x86 STACK WIN/CFI records: the module's Breakpad .sym, else its PDB via CfiCache."""
         if module.base in self._tables:
             return self._tables[module.base]
+        from toolkit.unwind.breakpad_stack import BreakpadStackTable, stack_lines
         table = None
         found = self._debug_file(module)
+        debug_id = self._debug_id(module)
+        save = getattr(self.resolver, "save_unwind", None)
         if found is not None:
-            from toolkit.unwind.breakpad_stack import BreakpadStackTable, stack_win_from_pdb
             try:
-                table = (BreakpadStackTable.from_file(found.path) if found.kind == "sym"
-                         else stack_win_from_pdb(found.path))
+                records = stack_lines(found.path, found.kind)
+                table = BreakpadStackTable.from_text(records)
+                if save is not None and debug_id is not None:
+                    save(debug_id, found.path, records)
             except Exception as exc:  # symbolic's own errors on unreadable PDBs
                 self.problems.append(Problem("stackwalk.stack_records",
                                              f"{found.path.name}: {exc}"))
+        elif debug_id is not None and save is not None:
+            # No symbol file on the path: the cache may still hold what an earlier run read.
+            cached = self.resolver.cached_unwind(debug_id)
+            if cached is not None:
+                table = BreakpadStackTable.from_text(cached)
+            elif self.symbols(module) is not None and getattr(self.symbols(module),
+                                                              "has_symbols", False):
+                self.problems.append(Problem(
+                    "stackwalk.cached_unwind",
+                    f"{module.name}: its cached symbols carry no unwind data (STACK CFI/WIN); "
+                    "the walk may fall back to scanning: give the symbol path to use them"))
         self._tables[module.base] = table
         return table
+
+    def _debug_id(self, module: Module) -> Any:
+        """The module's debug id, or its binary's when the dump names none."""
+        if module.debug_id is not None:
+            return module.debug_id
+        path = self._file_paths.get(module.base)
+        if path is None:
+            return None
+        from toolkit.symbols.resolver import identity_of_image
+        return identity_of_image(path).debug_id
 
     def _debug_file(self, module: Module) -> Any:
         locator = getattr(self.resolver, "locator", None)

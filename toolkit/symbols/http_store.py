@@ -254,6 +254,8 @@ class SymbolServerClient:
             final_name = sym_name(name) if kind == "sym" else name
             dest = contained(id_dir, final_name)
             if dest is None:
+                self.report(Problem("unsafe-name", f"{url}: cannot cache it as {final_name[:80]!r}"
+                                    " (over 255 bytes); not cached"))
                 return None
             publish(tmp, dest)
             tmp = None  # type: ignore[assignment]

@@ -24,8 +24,8 @@ from toolkit.symbols.cab import CabError, expand
 from toolkit.symbols.cache import DEFAULT_MISS_TTL, NegativeCache, default_cache_dir, discard, publish
 from toolkit.symbols.http_store import (DEFAULT_MAX_BYTES, DEFAULT_RETRIES, DEFAULT_TIMEOUT,
                                         USER_AGENT, Checker, SymbolServerClient)
-from toolkit.symbols.safe_names import contained, judge_name, normalize_code_id
-from toolkit.symbols.stores import Candidate, by_name, candidates, sym_name
+from toolkit.symbols.safe_names import MAX_NAME, contained, judge_name, normalize_code_id
+from toolkit.symbols.stores import Candidate, by_name, candidates, file_names, sym_name
 from toolkit.symbols.symbol_path import HttpServer, LocalStore, SymbolPath
 from toolkit.symbols import verify
 from toolkit.model.target import Problem
@@ -65,6 +65,25 @@ class CodeFileRequest:
 
 
 Request = Union[DebugFileRequest, CodeFileRequest, Tuple[str, Union[DebugId, str]]]
+
+
+def key_label(key: object) -> str:
+    """``("debug", name, id, ...)`` -> ``name id``: how a memo key is named in a Problem."""
+    if isinstance(key, tuple) and len(key) >= 3:
+        return f"{str(key[1])[:80]} {key[2]}"
+    return str(key)[:120]
+
+
+def file_kind(path: Path) -> Optional[str]:
+    """``pdb``/``sym``/``pe`` from a single file's suffix, None for anything else."""
+    suffix = path.suffix.lower()
+    if suffix == ".pdb":
+        return "pdb"
+    if suffix == ".sym":
+        return "sym"
+    if suffix in (".exe", ".dll", ".sys"):
+        return "pe"
+    return None
 
 
 class SymbolLocator:
@@ -111,6 +130,7 @@ class SymbolLocator:
         name = self._safe(pdb_name)
         if name is None:
             return None
+        self._note_long_forms(name, kinds)
         wanted = debug_id
 
         def check(p: Path, kind: str) -> Tuple[bool, str]:
@@ -206,7 +226,14 @@ class SymbolLocator:
             with self._lock:
                 if key in self._memo:
                     return self._memo[key]
-            result = compute()
+            try:
+                result = compute()
+            except OSError as exc:
+                # One module's lookup failing on the file system (a name too long for it, a
+                # store that vanished) costs that module its symbols, never the whole command.
+                self._report(Problem("symbol-file-error", f"{key_label(key)}: looked up without "
+                                     f"symbols ({exc.strerror or exc})"))
+                result = None
             with self._lock:
                 self._memo[key] = result
             return result
@@ -224,6 +251,13 @@ class SymbolLocator:
                 allow_mismatch: bool) -> Optional[LocatedFile]:
         mismatch: Optional[LocatedFile] = None
         for element in self.path.elements:
+            if isinstance(element, LocalStore) and element.path.is_file():
+                found = self._single_file(element, name, file_id, kinds, check)
+                if found is not None and found.verified:
+                    return found
+                if found is not None and mismatch is None:
+                    mismatch = found
+                continue
             roots = [element.path] if isinstance(element, LocalStore) else list(element.caches)
             for root in roots:
                 for cand in candidates(root, name, file_id, kinds):
@@ -241,6 +275,39 @@ class SymbolLocator:
                 if got is not None:
                     return LocatedFile(got[0], got[1], element.describe(), True)
         return mismatch if allow_mismatch else None
+
+    def _single_file(self, element: LocalStore, name: str, file_id: str, kinds: Sequence[str],
+                     check: Checker) -> Optional[LocatedFile]:
+        """``-y x.pdb`` / ``-y x.sym``: the file is the symbol source of the module whose id it
+        carries; for a module of the same name with another id the mismatch is reported."""
+        path = element.path
+        kind = file_kind(path)
+        if kind is None or kind not in kinds:
+            return None
+        ok, reason = check(path, kind)
+        if ok:
+            return LocatedFile(path, kind, element.describe(), True)
+        if path.name.lower() not in (name.lower(), sym_name(name).lower()):
+            return None          # another module's file: it says nothing about this one
+        self._report(Problem("symbol-id-mismatch", f"{path}: {reason}"))
+        return LocatedFile(path, kind, element.describe(), False)
+
+    def _note_long_forms(self, name: str, kinds: Sequence[str]) -> None:
+        """A name that fits 255 bytes while a form derived from it (``x.sym``, ``x.pdb.sym``)
+        does not: those forms cannot exist on disk and are skipped; say so once."""
+        forms = [f for kind in kinds for f, _ in file_names(name, kind)]
+        if "sym" in kinds:
+            forms.append(name + ".sym")
+        long = sorted({f for f in forms if len(f.encode("utf-8", "surrogatepass")) > MAX_NAME})
+        if long:
+            self._report(Problem("name-too-long", f"{name[:40]}... ({len(name.encode())} bytes): "
+                                 f"{len(long)} file name(s) derived from it pass the 255-byte "
+                                 "limit and are not looked up"))
+
+    def path_warnings(self) -> List[str]:
+        """What is wrong with the symbol path itself: directories that do not exist."""
+        return [f"symbol path element {e.path} does not exist; nothing is searched there"
+                for e in self.path.local_stores if not e.is_cache and not e.path.exists()]
 
     def _try_candidate(self, cand: Candidate, name: str, file_id: str, check: Checker,
                        source: str) -> Optional[LocatedFile]:

@@ -9,7 +9,9 @@ id from the binary of that name found on the symbol path.
 
 Derived files live in ``<cache>/symcache/``: ``<DEBUGID>-<kind>.symc`` (symbolic's SymCache) and
 ``.npz`` (the flat function table, see function_table.py), so a second run over the same ids
-neither opens the PDB nor walks the SymCache again.
+neither opens the PDB nor walks the SymCache again. ``<cache>`` is the download cache the symbol
+file lies in (``srv*CACHE*URL``), so derived files stay beside their source; files from the
+user's own directories derive into the default cache, never next to the user's files.
 """
 
 from __future__ import annotations
@@ -111,9 +113,14 @@ class Resolver:
     """Loads symbols per module on first use and answers single lookups (with inline frames)."""
 
     def __init__(self, locator: Optional[Locator], cache_dir: Optional[Path] = None, *,
-                 allow_mismatch: bool = False) -> None:
+                 allow_mismatch: bool = False, caches: Sequence[Path] = ()) -> None:
         self.locator = locator
         self.cache_dir = Path(cache_dir) if cache_dir is not None else None
+        #: The symbol path's download caches: derived files go beside a source found in one.
+        self.caches: List[Path] = []
+        for c in list(caches) + ([self.cache_dir] if self.cache_dir is not None else []):
+            if Path(c) not in self.caches:
+                self.caches.append(Path(c))
         self.allow_mismatch = allow_mismatch
         self.problems: List[Problem] = []
         self._loaded: Dict[Tuple[Any, ...], ModuleSymbols] = {}
@@ -128,8 +135,9 @@ class Resolver:
 
         path = SymbolPath.from_env_or(text)
         locator = SymbolLocator(path)
+        caches = [c for server in path.servers for c in server.caches]
         return cls(locator, cache_dir if cache_dir is not None else default_cache_dir(),
-                   allow_mismatch=allow_mismatch)
+                   allow_mismatch=allow_mismatch, caches=caches)
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -157,24 +165,34 @@ class Resolver:
         with self._lock:
             found = self._loaded.get(key)
             if found is None:
-                found = self._load(module)
+                try:
+                    found = self._load(module)
+                except OSError as exc:  # e.g. a derived file name too long for the file system
+                    found = ModuleSymbols(module, SymbolStatus.MISSING,
+                                          f"symbols not loaded: {exc.strerror or exc}")
                 self._loaded[key] = found
         return found
 
     def _load(self, module: Module) -> ModuleSymbols:
         debug_id, pdb_name, code_id = module.debug_id, module.pdb_name, module.code_id
         image: Optional[Path] = None
+        reasons: List[str] = []
+        mismatch: Optional[str] = None
         if debug_id is None and self.locator is not None:
             image = self._find_image(module)
             if image is not None:
                 ident = identity_of_image(image)
-                debug_id, pdb_name = ident.debug_id, ident.pdb_name
-                code_id = code_id or ident.code_id
-        reasons: List[str] = []
+                mismatch = _code_id_mismatch(module, image, ident)
+                if mismatch is not None and not self.allow_mismatch:
+                    reasons.append(mismatch + " (refused; --allow-mismatch would use it)")
+                    image = None
+                else:
+                    debug_id, pdb_name = ident.debug_id, ident.pdb_name
+                    code_id = code_id or ident.code_id
         if debug_id is not None:
             got = self._load_debug_file(module, debug_id, pdb_name or guess_pdb_name(module), reasons)
             if got is not None:
-                return got
+                return _marked(got, mismatch)
         elif image is None:
             reasons.append("the module carries no debug id and no binary of that name was found")
         if image is None and code_id and self.locator is not None:
@@ -183,7 +201,7 @@ class Resolver:
         if image is not None:
             got = self._load_file(module, image, "pe", None, reasons)
             if got is not None:
-                return got
+                return _marked(got, mismatch)
         return ModuleSymbols(module, SymbolStatus.MISSING, "; ".join(reasons) or "no symbols found")
 
     def image_identity(self, module: Module) -> Optional[ImageIdentity]:
@@ -252,7 +270,8 @@ class Resolver:
         except Exception as exc:  # symbolic raises its own hierarchy for unreadable files
             reasons.append(f"{path.name} is unreadable: {type(exc).__name__}: {exc}")
             return None
-        cache_path = self._cache_path(module, kind, _id_of(obj.debug_id) or wanted)
+        cache_path = self._cache_path(module, kind, _id_of(obj.debug_id) or wanted,
+                                      self._derived_root(path))
         persist = cache_path is not None and status is not SymbolStatus.MISMATCHED
         records = None
         if kind == "pdb":
@@ -269,26 +288,74 @@ class Resolver:
 
     # -- derived caches ----------------------------------------------------------------------
 
-    def _cache_path(self, module: Module, kind: str, debug_id: Optional[DebugId]) -> Optional[Path]:
-        if self.cache_dir is None:
+    # -- cached unwind data (STACK records beside the SymCache) -------------------------------
+
+    def save_unwind(self, debug_id: DebugId, source: Path, records: bytes) -> None:
+        """Keep ``source``'s STACK records as ``<cache>/symcache/<DEBUGID>.stack`` (possibly
+        empty: "the source had none" differs from "never cached")."""
+        root = self._derived_root(source)
+        if root is None:
+            return
+        path = root / "symcache" / f"{debug_id.breakpad}.stack"
+        try:
+            if path.is_file() and path.stat().st_size == len(records):
+                return
+            with atomic_writer(path) as fh:
+                fh.write(records)
+        except OSError as exc:
+            self.problems.append(Problem("symcache-write", f"cannot cache {path}: {exc}"))
+
+    def cached_unwind(self, debug_id: DebugId) -> Optional[bytes]:
+        """The STACK records cached for ``debug_id``, or None when none were ever cached."""
+        for root in self.caches:
+            path = root / "symcache" / f"{debug_id.breakpad}.stack"
+            try:
+                return path.read_bytes()
+            except OSError:
+                continue
+        return None
+
+    def _derived_root(self, source: Path) -> Optional[Path]:
+        """The download cache ``source`` lies in, else the default cache."""
+        try:
+            real = source.resolve()
+            for cache in self.caches:
+                if real.is_relative_to(cache.resolve()):
+                    return cache
+        except OSError:
+            pass
+        return self.cache_dir
+
+    def _cache_path(self, module: Module, kind: str, debug_id: Optional[DebugId],
+                    root: Optional[Path] = None) -> Optional[Path]:
+        root = root if root is not None else self.cache_dir
+        if root is None:
             return None
         if kind == "pe":
             if not module.code_id:
                 return None
             tag = hashlib.sha1(module.name.lower().encode("utf-8")).hexdigest()[:8]
-            return self.cache_dir / "symcache" / f"pe-{module.code_id}-{tag}.symc"
+            return root / "symcache" / f"pe-{module.code_id}-{tag}.symc"
         if debug_id is None:
             return None
-        return self.cache_dir / "symcache" / f"{debug_id.breakpad}-{kind}.symc"
+        return root / "symcache" / f"{debug_id.breakpad}-{kind}.symc"
+
+    def _cached_file(self, module: Module, kind: str, debug_id: DebugId) -> Optional[Path]:
+        """The derived SymCache for ``debug_id`` in any of the caches, first found."""
+        for root in self.caches:
+            path = self._cache_path(module, kind, debug_id, root)
+            if path is not None and path.is_file():
+                return path
+        return None
 
     def _has_cached(self, module: Module, debug_id: DebugId) -> bool:
-        """A SymCache for ``debug_id`` is already in the cache (no symbol file is needed)."""
-        paths = (self._cache_path(module, kind, debug_id) for kind in ("pdb", "sym"))
-        return any(path is not None and path.is_file() for path in paths)
+        """A SymCache for ``debug_id`` is already in a cache (no symbol file is needed)."""
+        return any(self._cached_file(module, kind, debug_id) is not None
+                   for kind in ("pdb", "sym"))
 
     def _open_cached(self, module: Module, debug_id: DebugId, kind: str) -> Optional[ModuleSymbols]:
-        path = self._cache_path(module, kind, debug_id)
-        if path is None or not path.is_file():
+        path = self._cached_file(module, kind, debug_id)
+        if path is None:
             return None
         symbolic = require_symbolic()
         try:
@@ -382,6 +449,25 @@ PUBLIC_REASON = "public symbol: the PDB's line data does not cover this address"
 def _records_path(cache_path: Optional[Path]) -> Optional[Path]:
     """``<id>-pdb.symc`` -> ``<id>-pdb.records.npz``: the PDB's records beside its SymCache."""
     return cache_path.with_suffix(".records.npz") if cache_path is not None else None
+
+
+def _code_id_mismatch(module: Module, image: Path, ident: ImageIdentity) -> Optional[str]:
+    """Why a binary found by name is not the module's (its TimeDateStamp+SizeOfImage differ),
+    or None when it matches or the module names no code id to compare with."""
+    if not module.code_id or ident.code_id is None:
+        return None
+    if ident.code_id.upper() == module.code_id.upper():
+        return None
+    return (f"{image.name} was found by name only: its code id {ident.code_id} is not the "
+            f"module's {module.code_id}")
+
+
+def _marked(found: ModuleSymbols, mismatch: Optional[str]) -> ModuleSymbols:
+    """``found`` marked mismatched when it came from a binary of another build."""
+    if mismatch is None:
+        return found
+    found.status, found.reason = SymbolStatus.MISMATCHED, mismatch
+    return found
 
 
 def _symcache_bytes(symcache: Any) -> bytes:

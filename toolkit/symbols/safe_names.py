@@ -82,7 +82,8 @@ def normalize_code_id(text: str) -> Optional[str]:
 
 
 def contained(root: Path, *parts: str) -> Optional[Path]:
-    """``root / parts...`` if it resolves inside ``root``, else ``None``.
+    """``root / parts...`` if it resolves inside ``root`` and every part fits a file name, else
+    ``None``.
 
     Each part must be a single component (no separators, not ``.``/``..``); the joined path is then
     resolved (following symlinks that already exist) and must stay under the resolved root.
@@ -90,6 +91,8 @@ def contained(root: Path, *parts: str) -> Optional[Path]:
     for part in parts:
         if not part or part in (".", "..") or "/" in part or "\\" in part or "\x00" in part:
             return None
+        if len(part.encode("utf-8", "surrogatepass")) > MAX_NAME:
+            return None  # a derived name (name.sym, a cache file) no file system can hold
         if os.sep in part or (os.altsep and os.altsep in part):
             return None
     path = root.joinpath(*parts)

@@ -33,6 +33,8 @@ class LocalStore:
     """A directory searched in place (flat, symbol-store, two-tier or Breakpad layout)."""
 
     path: Path
+    #: A download cache named by ``cache*DIR`` or ``srv*CACHE*``: it may not exist yet.
+    is_cache: bool = field(default=False, compare=False)
 
     def describe(self) -> str:
         return str(self.path)
@@ -92,7 +94,7 @@ class SymbolPath:
             if head == "cache":
                 cache = _dir(parts[1]) if len(parts) > 1 and parts[1] else default
                 pending_cache = cache
-                _append(elements, LocalStore(cache))
+                _append(elements, LocalStore(cache, is_cache=True))
                 continue
             if head in ("srv", "symsrv"):
                 rest = parts[1:]
@@ -144,7 +146,7 @@ def _parse_srv(rest: Sequence[str], cache: Path, elements: List[Element],
     if not rest or not rest[-1]:
         if len(rest) > 1 and any(rest[:-1]):
             # srv*CACHE* (no upstream): WinDbg searches the cache only.
-            _append(elements, LocalStore(_dir(next(p for p in rest if p))))
+            _append(elements, LocalStore(_dir(next(p for p in rest if p)), is_cache=True))
         else:
             ignored.append(item)
         return
@@ -157,7 +159,7 @@ def _parse_srv(rest: Sequence[str], cache: Path, elements: List[Element],
         return
     # A server that is a directory (UNC share, mounted store): search the caches, then it.
     for c in caches:
-        _append(elements, LocalStore(c))
+        _append(elements, LocalStore(c, is_cache=True))
     _append(elements, LocalStore(_dir(upstream)))
 
 

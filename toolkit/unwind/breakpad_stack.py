@@ -221,13 +221,17 @@ def parse_stack_win(line: str) -> WinFrameRecord:
         allocates_base_pointer=(not has_program) and rest not in ("", "0"))
 
 
-def stack_win_from_pdb(path: Union[str, Path]) -> BreakpadStackTable:
-    """STACK WIN (x86) or STACK CFI records that symbolic's CfiCache derives from a PDB/PE.
+def stack_lines(path: Union[str, Path], kind: str) -> bytes:
+    """The STACK records of a symbol file as Breakpad text: a ``.sym``'s own ``STACK`` lines, or
+    those symbolic's CfiCache derives from a PDB/PE. This is what the symbol cache keeps so a
+    walk from cached symbols unwinds as well as one with the symbol path."""
+    if kind == "sym":
+        data = Path(path).read_bytes()
+        return b"\n".join(line for line in data.splitlines() if line.startswith(b"STACK "))
+    return _pdb_stack_lines(path)
 
-    symbolic 13's Python API exposes ``CfiCache.from_object`` and the cache's bytes, which (in
-    CfiCache format v2) are the Breakpad STACK lines themselves; they are parsed here into the
-    same table as a .sym file.
-    """
+
+def _pdb_stack_lines(path: Union[str, Path]) -> bytes:
     # local: symbolic is absent on Windows. Its package re-exports these at run time only.
     from symbolic.cfi import CfiCache
     from symbolic.debuginfo import Archive
@@ -238,9 +242,19 @@ def stack_win_from_pdb(path: Union[str, Path]) -> BreakpadStackTable:
         data = CfiCache.from_object(obj).open_stream().read()
         start = data.find(b"STACK ")
         records.append(data[start:] if start >= 0 else b"")
-    return BreakpadStackTable.from_text(b"\n".join(records))
+    return b"\n".join(records)
+
+
+def stack_win_from_pdb(path: Union[str, Path]) -> BreakpadStackTable:
+    """STACK WIN (x86) or STACK CFI records that symbolic's CfiCache derives from a PDB/PE.
+
+    symbolic 13's Python API exposes ``CfiCache.from_object`` and the cache's bytes, which (in
+    CfiCache format v2) are the Breakpad STACK lines themselves; they are parsed here into the
+    same table as a .sym file.
+    """
+    return BreakpadStackTable.from_text(_pdb_stack_lines(path))
 
 
 __all__ = ["WinFrameRecord", "WinEvaluation", "CfiRecord", "BreakpadStackTable",
-           "evaluate_win", "parse_stack_win", "stack_win_from_pdb",
+           "evaluate_win", "parse_stack_win", "stack_lines", "stack_win_from_pdb",
            "STACK_INFO_FPO", "STACK_INFO_FRAME_DATA"]
