@@ -161,20 +161,28 @@ def test_the_database_is_wal_sqlite_with_one_row_per_dump(tmp_path):
 
 def test_on_a_terminal_progress_is_a_rich_bar_with_rate_and_eta(tmp_path):
     pty = pytest.importorskip("pty", reason="no pseudo-terminals on this platform")
+    import threading
     leader, follower = pty.openpty()
+    chunks = []
+
+    def drain() -> None:
+        # Read while the run goes: a full pseudo-terminal buffer would block its writes.
+        while True:
+            try:
+                data = os.read(leader, 65536)
+            except OSError:
+                break
+            if not data:
+                break
+            chunks.append(data)
+
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
     exe = Path(sys.executable).parent / "dumpkit"
     proc = subprocess.run([str(exe), "triage", "--jobs", "1", str(DUMPS)], stdout=subprocess.PIPE,
                           stderr=follower, timeout=600, cwd=str(tmp_path))
     os.close(follower)
-    chunks = []
-    while True:
-        try:
-            data = os.read(leader, 65536)
-        except OSError:
-            break
-        if not data:
-            break
-        chunks.append(data)
+    reader.join(60)
     os.close(leader)
     shown = b"".join(chunks).decode("utf-8", "replace")
     assert proc.returncode == 0
