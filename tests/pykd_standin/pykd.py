@@ -451,8 +451,12 @@ def _engine_location(offset: int) -> Any:
     from toolkit.symbols.location import Location
     if isinstance(_S.engine_symbols, str):
         if _S.engine_resolver is None:
+            from toolkit.symbols.cache import default_cache_dir
             from toolkit.symbols.resolver import Resolver
-            _S.engine_resolver = Resolver.from_symbol_path(_S.engine_symbols)
+            # The engine is another program with its own symbol cache (WinDbg's), so what it
+            # caches never changes where the project's resolver finds its symbols.
+            _S.engine_resolver = Resolver.from_symbol_path(
+                _S.engine_symbols, cache_dir=default_cache_dir() / "engine-standin")
         return _S.engine_resolver.lookup(m, offset)
     for start, end, name in _S.engine_symbols or ():
         if start <= offset < end:
