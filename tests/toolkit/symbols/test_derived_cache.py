@@ -40,7 +40,7 @@ def test_symbols_from_a_named_cache_derive_into_that_cache(tmp_path):
         resolver = Resolver.from_symbol_path(f"srv*{named}*{server.url}")
         syms = resolver.symbols_for(crash_module(did))
     assert syms.has_symbols and syms.source == named / "crash.pdb" / did.breakpad / "crash.pdb"
-    assert derived(named) == [f"{did.breakpad}-pdb.npz", f"{did.breakpad}-pdb.symc"]
+    assert {f"{did.breakpad}-pdb.npz", f"{did.breakpad}-pdb.symc"} <= set(derived(named))
     assert derived(default) == []
 
 
@@ -64,5 +64,5 @@ def test_symbols_from_the_users_own_directory_derive_into_the_default_cache(tmp_
     syms = Resolver.from_symbol_path(str(own)).symbols_for(crash_module(did))
     assert syms.has_symbols
     assert sorted(p.name for p in own.iterdir()) == ["crash.pdb"]
-    assert derived(Path(os.environ["DUMPKIT_SYMBOL_CACHE"])) == \
-        [f"{did.breakpad}-pdb.npz", f"{did.breakpad}-pdb.symc"]
+    assert {f"{did.breakpad}-pdb.npz", f"{did.breakpad}-pdb.symc"} <= \
+        set(derived(Path(os.environ["DUMPKIT_SYMBOL_CACHE"])))
