@@ -39,13 +39,11 @@ class ScanResult:
 
 def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None,
                     prefer_callsite: bool = True,
-                    validate: Optional[Callable[[int, int], bool]] = None,
-                    require_callsite: bool = False) -> Optional[ScanResult]:
+                    validate: Optional[Callable[[int, int], bool]] = None) -> Optional[ScanResult]:
     """The first plausible return address in ``slots`` words from ``start`` (see module doc).
 
     ``validate(slot, value)`` may reject a candidate the architecture can check further (x64:
     the candidate's own unwind info must unwind from the slot above it inside the stack).
-    ``require_callsite`` keeps only call-verified candidates (the long scan).
     """
     ps = ctx.pointer_size
     first: Optional[ScanResult] = None
@@ -62,7 +60,7 @@ def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None
             continue
         if ctx.call_length(value):
             return ScanResult(slot, value, Trust.SCAN_CALLSITE)
-        if first is None and not require_callsite:
+        if first is None:
             first = ScanResult(slot, value, Trust.SCAN)
             if not prefer_callsite:
                 return first
