@@ -7,16 +7,16 @@ import os
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from commands.cli import cli
+from tests.cli_runner import split_runner
 from tests.conftest import SAMPLES, corpus_path
 
 pytest.importorskip("symbolic")
 
 
 def stack(*args: str) -> str:
-    result = CliRunner().invoke(cli, ["stack", "--all-threads", *args])
+    result = split_runner().invoke(cli, ["stack", "--all-threads", *args])
     assert result.exit_code == 0, result.output
     return result.stdout
 

@@ -13,6 +13,7 @@ import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
+from tests.cli_runner import split_runner
 from tests.conftest import CORPUS, SAMPLES, corpus_path, dumpkit_script
 from tests.toolkit.seh.wine_dump import WINE_BIN, wine_full_dump
 from full_dumps import full_dump
@@ -28,10 +29,7 @@ def private_symbol_cache(tmp_path, monkeypatch):
 
 
 def run(*args: str):
-    try:
-        runner = CliRunner(mix_stderr=False)        # click 8.1: keep stderr apart
-    except TypeError:
-        runner = CliRunner()                        # click >= 8.2 always does
+    runner = split_runner()
     return runner.invoke(cli, ["exchain", *args])
 
 

@@ -9,9 +9,9 @@ import struct
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from commands.cli import cli
+from tests.cli_runner import split_runner
 from tests.conftest import corpus_path
 
 pytest.importorskip("symbolic")
@@ -43,14 +43,14 @@ def test_a_pdb_name_at_the_length_limit_walks_on_without_that_modules_symbols(tm
     dump.write_bytes(with_pdb_name(corpus_path("breakpad/processor/minidump2.dmp").read_bytes(),
                                    name))
     symbols = str(corpus_path("breakpad/processor/symbols"))
-    result = CliRunner().invoke(cli, ["stack", str(dump), "-y", symbols])
+    result = split_runner().invoke(cli, ["stack", str(dump), "-y", symbols])
     assert result.exit_code == 0, result.output
     assert "File name too long" not in result.output
     frames = [line for line in result.stdout.splitlines() if line[:2].isdigit()]
     assert len(frames) >= 2                             # the walk went on
     assert "kernel32" in result.stdout                  # other modules keep their symbols
     assert "test_app!main" not in result.stdout         # this one has none
-    told = CliRunner().invoke(cli, ["analyze", "--json", str(dump), "-y", symbols])
+    told = split_runner().invoke(cli, ["analyze", "--json", str(dump), "-y", symbols])
     assert told.exit_code == 0, told.output
     status = {s["module"]: s for s in json.loads(told.stdout)["symbol_status"]}["test_app.exe"]
     assert status["status"] == "missing"

@@ -6,9 +6,9 @@ from __future__ import annotations
 import json
 
 import pytest
-from click.testing import CliRunner
 
 from commands.cli import cli
+from tests.cli_runner import split_runner
 from tests.conftest import corpus_path
 
 pytest.importorskip("symbolic")
@@ -26,7 +26,7 @@ def app_sym():
 
 def test_a_missing_directory_on_the_symbol_path_is_warned_about(tmp_path):
     missing = tmp_path / "no-such-dir"
-    result = CliRunner().invoke(cli, ["stack", dump(), "-y", str(missing)])
+    result = split_runner().invoke(cli, ["stack", dump(), "-y", str(missing)])
     assert result.exit_code == 0, result.output
     assert f"warning: symbol path element {missing} does not exist" in result.stderr
     assert [line for line in result.stderr.splitlines() if line.startswith("warning:")] == \
@@ -35,14 +35,14 @@ def test_a_missing_directory_on_the_symbol_path_is_warned_about(tmp_path):
 
 def test_an_existing_directory_and_a_cache_to_be_are_not_warned_about(tmp_path):
     symbols = corpus_path("breakpad/processor/symbols")
-    result = CliRunner().invoke(cli, ["stack", dump(), "-y",
+    result = split_runner().invoke(cli, ["stack", dump(), "-y",
                                       f"cache*{tmp_path / 'new-cache'};{symbols}"])
     assert result.exit_code == 0, result.output
     assert "warning" not in result.stderr
 
 
 def test_a_single_sym_file_is_the_symbol_source_of_its_module():
-    result = CliRunner().invoke(cli, ["stack", dump(), "-y", str(app_sym())])
+    result = split_runner().invoke(cli, ["stack", dump(), "-y", str(app_sym())])
     assert result.exit_code == 0, result.output
     assert "test_app!main+0x50 [c:\\test_app.cc @ 65]" in result.stdout
     assert " cfi " in result.stdout                      # its STACK records unwind too
@@ -52,7 +52,7 @@ def test_a_single_file_with_another_id_is_reported_as_a_mismatch(tmp_path):
     other = tmp_path / "test_app.sym"
     text = app_sym().read_text(errors="replace")
     other.write_text(text.replace(APP_ID, "0" * 32 + "1", 1))
-    result = CliRunner().invoke(cli, ["analyze", "--json", dump(), "-y", str(other)])
+    result = split_runner().invoke(cli, ["analyze", "--json", dump(), "-y", str(other)])
     assert result.exit_code == 0, result.output
     status = {s["module"]: s for s in json.loads(result.stdout)["symbol_status"]}["test_app.exe"]
     assert status["status"] == "id_mismatch"

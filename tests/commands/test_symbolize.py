@@ -7,9 +7,9 @@ import shutil
 import subprocess
 
 import pytest
-from click.testing import CliRunner
 
 from commands.cli import cli
+from tests.cli_runner import split_runner
 from tests.conftest import corpus_path, dumpkit_script
 
 pytest.importorskip("symbolic")
@@ -31,10 +31,7 @@ def store(tmp_path, *rels):
 
 
 def run(args, stdin=""):
-    try:
-        runner = CliRunner(mix_stderr=False)        # click 8.1: keep stderr apart
-    except TypeError:
-        runner = CliRunner()                        # click >= 8.2 always does
+    runner = split_runner()
     return runner.invoke(cli, args, input=stdin)
 
 

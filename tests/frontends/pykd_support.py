@@ -9,7 +9,6 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 from pathlib import Path
 
-from click.testing import CliRunner
 
 REPO = Path(__file__).resolve().parents[2]
 STANDIN = REPO / "tests" / "pykd_standin" / "pykd.py"
@@ -26,13 +25,9 @@ def load_standin() -> ModuleType:
 
 def run_cli(args: Sequence[str], stdin: Optional[str] = None) -> Tuple[int, str]:
     """The offline CLI (minidump back end): exit code and stdout."""
-    import inspect
-
     from commands.cli import cli
-    # click < 8.2 (the newest on Python 3.9) mixes stderr into stdout unless told not to.
-    kwargs = {"mix_stderr": False} if "mix_stderr" in inspect.signature(CliRunner).parameters \
-        else {}
-    result = CliRunner(**kwargs).invoke(cli, list(args), input=stdin, catch_exceptions=False)
+    from tests.cli_runner import split_runner
+    result = split_runner().invoke(cli, list(args), input=stdin, catch_exceptions=False)
     return result.exit_code, result.stdout
 
 
