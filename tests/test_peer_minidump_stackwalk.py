@@ -62,7 +62,8 @@ DIFFERENT_WALKS: Dict[Tuple[str, int], str] = {
         "the dump writer (mini.dmp's Breakpad info names no thread): rust-minidump's frame-pointer "
         "step from frame 0 reads return address 0x400 at ebp+4 and ends, without scanning; we "
         "scan (KERNELBASE at [esp]) and reach crash.exe's ExceptionHandlerThreadMain through "
-        "dbgcore's frame-pointer chain",
+        "dbgcore's frame-pointer chain, then the thread start by the EBP Breakpad recovers "
+        "from the saved-register area",
     ("wine/dumps/crash-x86_64-mingw-self-*.dmp", 0x104): CALLSITE,
     ("wine/dumps/crash-x86_64-nocrt-self-*.dmp", 0x190): CALLSITE,
     ("wine/dumps/crash-x86_64-nocrt-thread-*.dmp", 0x1B8): CALLSITE,

@@ -114,9 +114,49 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
                                 prefer_callsite=False)
         if found is not None and (found.slot != (esp - 4) & 0xFFFFFFFF or found.value != eip):
             eip, esp, trust = found.value, found.slot + 4, Trust.CFI_SCAN
-    regs_out: Dict[str, int] = {"eip": eip, "esp": esp, "ebp": out.get("$ebp", regs.get("ebp", 0))}
+    ebp = out.get("$ebp", regs.get("ebp", 0))
+    if ev.recover_ebp and (eip or ebp):
+        offset = max(0, esp - 4 - start) if trust is Trust.CFI_SCAN else 0
+        ebp = _recovered_ebp(ctx, record, frame, callee_params, ebp, start, offset, trust)
+    regs_out: Dict[str, int] = {"eip": eip, "esp": esp, "ebp": ebp}
     regs_out.update(_callee_saved(out, frame))
     return Frame(frame.index + 1, eip, esp, trust, regs_out["ebp"], regs_out)
+
+
+def _recovered_ebp(ctx, record, frame: Frame, callee_params: int, ebp: int, ra_start: int,
+                   offset: int, trust: Trust) -> int:
+    """The caller's EBP after a STACK WIN program, repaired as Breakpad's
+    GetCallerByWindowsFrameInfo does when the program's EBP cannot be the caller's.
+
+    A program that does not set ``$ebp`` (an FPO function; CodeView register numbers such as
+    ``$22`` are not ``$ebp``) carries the callee's EBP through, which in an FPO function is
+    whatever the function used EBP for. When that value does not point into the stack, or a
+    scan moved the return address (frames may have been skipped, and EBP lies at or below the
+    return-address slot), the caller's EBP is looked for in the frame's saved-register area,
+    from its top down: the first word that points into the stack is taken. Without this the
+    next frame-pointer step reads a junk record (mini.dmp's dump writer: ExceptionHandlerThreadMain
+    leaves EBP = 0x664, a thread id, and the walk scans a stale kernel32 address).
+    """
+    bounds = ctx.notes.get("stack")
+
+    def in_stack(value: int) -> bool:
+        return bool(bounds) and bounds[0] <= value and value + 4 <= bounds[1]
+
+    skipped = trust is not Trust.CFI and ebp <= ra_start + offset
+    if not skipped and in_stack(ebp):
+        return ebp
+    low = (frame.sp + callee_params) & 0xFFFFFFFF
+    location = low + record.saved_register_size + offset
+    while location >= low:
+        if not in_stack(location):
+            break
+        value = ctx.read_pointer(location)
+        if value is None:
+            break
+        if in_stack(value):
+            return value
+        location -= 4
+    return ebp
 
 
 def _callee_saved(out: Dict[str, int], frame: Frame) -> Dict[str, int]:

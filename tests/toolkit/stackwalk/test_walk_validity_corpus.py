@@ -87,6 +87,27 @@ def test_dump_writer_thread_takes_no_stale_call_verified_copies_past_the_scan_wi
     assert stack.frames[thread_main + 1].trust is Trust.CFI     # kernel32, by crash.exe's CFI
 
 
+def test_stack_win_without_an_ebp_rule_recovers_ebp_from_the_saved_register_area(tmp_path):
+    # ExceptionHandlerThreadMain's program saves EBP as CodeView register $22, not $ebp, so the
+    # callee's EBP (0x664, a thread id) came through and kernel32's caller was a stale scan hit
+    # (kernel32+0x162a0); Breakpad takes the first word of the saved-register area that points
+    # into the stack, and BaseThreadInitThunk's frame record leads to the thread start
+    target, _, report = walk("symbolic/windows/mini.dmp", tmp_path, tids=[0xB68])
+    stack = report.threads[0]
+    ntdll = next(m for m in target.modules() if m.name.lower().endswith("ntdll.dll"))
+    names = [loc.symbol or "" for loc in stack.locations]
+    main = next(i for i, n in enumerate(names) if "ExceptionHandlerThreadMain" in n)
+    thunk = stack.frames[main + 1]
+    assert thunk.registers["ebp"] == ctx_read(target, 0x179FDF0) == 0x179FE08
+    assert [(f.ip - ntdll.base, f.trust) for f in stack.frames[main + 2:]] == [
+        (0x60F79, Trust.FRAME_POINTER), (0x60F44, Trust.FRAME_POINTER)]
+    assert stack.end_reason.value == "ip_too_low"
+
+
+def ctx_read(target, address):
+    return int.from_bytes(target.read(address, 4), "little")
+
+
 def test_a_long_scan_candidate_in_a_module_known_only_by_its_range_needs_a_frame_chain(tmp_path):
     # the same rule seen from the scanner: the first call-verified candidate past the window is
     # ntdll+0x6e5dc, rejected (no frame record above it); dbgcore+0x19368 is taken for the
