@@ -93,7 +93,20 @@ MINIDUMP_EXCEPTION_STREAM = Struct(
 )
 assert MINIDUMP_EXCEPTION_STREAM.sizeof() == 0xA8
 
+# Breakpad's MDRawBreakpadInfo (stream 0x47670001, minidump_format.h): which thread wrote the
+# dump and which asked for it; each id counts only when its validity bit is set.
+MD_BREAKPAD_INFO_VALID_DUMP_THREAD_ID = 0x1
+MD_BREAKPAD_INFO_VALID_REQUESTING_THREAD_ID = 0x2
+MD_RAW_BREAKPAD_INFO = Struct(
+    "Validity" / Int32ul,                     # +0x00
+    "DumpThreadId" / Int32ul,                 # +0x04
+    "RequestingThreadId" / Int32ul,           # +0x08
+)
+assert MD_RAW_BREAKPAD_INFO.sizeof() == 12
+
 __all__ = [
+    "MD_RAW_BREAKPAD_INFO", "MD_BREAKPAD_INFO_VALID_DUMP_THREAD_ID",
+    "MD_BREAKPAD_INFO_VALID_REQUESTING_THREAD_ID",
     "EXCEPTION_MAXIMUM_PARAMETERS", "MINIDUMP_THREAD", "MINIDUMP_THREAD_LIST",
     "MINIDUMP_THREAD_NAME", "MINIDUMP_THREAD_NAME_LIST", "THREAD_DUMP_FLAGS",
     "MINIDUMP_THREAD_INFO", "MINIDUMP_THREAD_INFO_LIST", "EXCEPTION_FLAGS", "MINIDUMP_EXCEPTION",

@@ -37,7 +37,9 @@ CASES = WINDOWS + [f"wine/dumps/{name}.dmp.xz" for name in FULL_XZ]
 PEER_TRUSTED = ("context", "cfi", "frame_pointer")
 
 WRITER = ("rust-minidump does not walk the thread that wrote the dump (Breakpad info stream's "
-          "dump thread); we walk it and stop where no candidate passes the return-address test")
+          "dump thread): its stack above the context's SP was rewritten after the context was "
+          "taken. We walk it taking only anchored scan candidates (a CALL in known code, or a "
+          "frame-pointer chain), and stop where there is none")
 PDATA = ("we read .pdata from the images in the full dump's memory and unwind by it (cfi); "
          "rust-minidump scans those frames")
 CALLSITE = ("no unwind info in these modules: we prefer a candidate preceded by a CALL "

@@ -14,6 +14,14 @@ code is known (image headers or symbols): in a module known only by its range, d
 full of call-verified stale copies (a dump writer's ntdll+0x6e5dc, four times). There a
 candidate must also start a frame-pointer chain: the word below it, a saved frame pointer,
 leads through ANCHOR_LINKS frame records to valid return addresses.
+
+The thread that wrote the dump (Breakpad's info stream names it) gets the long scan's rule for
+every scan, from the first slot on (``stale_stack``): its context was captured inside the
+writer, which then went on calling functions whose frames overwrote the stack above that SP
+before the stack was copied. Breakpad and rust-minidump skip the thread for that reason; a
+plain scan there reads the writer's later frames (30 frames of ntdll junk on Breakpad's test
+dumps). A candidate anchored by a CALL in known code or a frame-pointer chain is evidence that
+survives the overwrite: the walk reaches the dbghelp chain and the thread start, or stops.
 """
 
 from __future__ import annotations
@@ -39,12 +47,17 @@ class ScanResult:
 
 def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None,
                     prefer_callsite: bool = True,
-                    validate: Optional[Callable[[int, int], bool]] = None) -> Optional[ScanResult]:
+                    validate: Optional[Callable[[int, int], bool]] = None,
+                    guided: bool = False) -> Optional[ScanResult]:
     """The first plausible return address in ``slots`` words from ``start`` (see module doc).
 
     ``validate(slot, value)`` may reject a candidate the architecture can check further (x64:
     the candidate's own unwind info must unwind from the slot above it inside the stack).
+    ``guided``: unwind data placed ``start`` and the scan only corrects for what it could not
+    know (an unsymbolized callee's parameter size), so the stale-stack rule does not apply.
     """
+    if ctx.notes.get("stale_stack") and not guided:
+        return long_scan_for_return(ctx, start, slots + LONG_SCAN_SLOTS, stack_end, validate)
     ps = ctx.pointer_size
     first: Optional[ScanResult] = None
     for i in range(slots):

@@ -96,7 +96,8 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
                else "the thread has no context (no instruction or stack pointer)")
         return ThreadStack(thread.tid, (), (), EndReason.UNREADABLE, source,
                            (Problem("stackwalk.no_start", why),), name=thread.name)
-    ctx.notes = {"stack": (thread.stack_start, thread.stack_end) if thread.stack_end else None}
+    ctx.notes = {"stack": (thread.stack_start, thread.stack_end) if thread.stack_end else None,
+                 "stale_stack": thread.tid == _dump_thread_id(ctx.target)}
     frame = Frame(0, ip, sp, Trust.CONTEXT, registers.get(arch.fp_register), dict(registers))
     frames = [frame]
     seen = {(ip, sp)}
@@ -132,6 +133,13 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
         frames = [_named(f, loc) for f, loc in zip(frames, locations)]
     return ThreadStack(thread.tid, tuple(frames), locations, end, source, tuple(problems),
                        name=thread.name)
+
+
+def _dump_thread_id(target: Target) -> Optional[int]:
+    """The thread that wrote the dump, when the target says (minidumps with Breakpad's info
+    stream); its scans need anchored candidates (frame_scan's ``stale_stack``)."""
+    method = getattr(target, "dump_thread_id", None)
+    return method() if method is not None else None
 
 
 def _named(frame: Frame, loc: Any) -> Frame:

@@ -108,13 +108,19 @@ def _by_stack_win(ctx, frame: Frame) -> Optional[Frame]:
     trust = Trust.CFI
     # The program's EIP needs code at its call site, not a known function: PDBs of mingw
     # builds hold no procedure for CRT code (__tmainCRTStartup), whose return address
-    # main's program reads at ebp+4 (as x64 unwind results are judged, amd64.py).
-    if not ev.recover_ebp or (eip >= 4096 and not ctx.is_code(eip - 1)):
+    # main's program reads at ebp+4 (as x64 unwind results are judged, amd64.py). An EIP
+    # below 4096 is no code either, and is scanned past as Breakpad does, unless EIP and EBP
+    # are both 0 (the end of the stack): the size of an unsymbolized callee's parameters is
+    # unknown, so .raSearchStart may fall short of the return address (minidump2's writer:
+    # WriteMinidumpWithException after dbghelp's MiniDumpWriteDump).
+    ebp_out = out.get("$ebp", regs.get("ebp", 0))
+    no_code = not ctx.is_code(eip - 1) if eip >= 4096 else bool(eip or ebp_out)
+    if not ev.recover_ebp or no_code:
         found = scan_for_return(ctx, (esp - 4) & 0xFFFFFFFF, scan_slots(frame), stack_end(ctx),
-                                prefer_callsite=False)
+                                prefer_callsite=False, guided=True)
         if found is not None and (found.slot != (esp - 4) & 0xFFFFFFFF or found.value != eip):
             eip, esp, trust = found.value, found.slot + 4, Trust.CFI_SCAN
-    ebp = out.get("$ebp", regs.get("ebp", 0))
+    ebp = ebp_out
     if ev.recover_ebp and (eip or ebp):
         offset = max(0, esp - 4 - start) if trust is Trust.CFI_SCAN else 0
         ebp = _recovered_ebp(ctx, record, frame, callee_params, ebp, start, offset, trust)

@@ -128,3 +128,44 @@ def test_a_long_scan_candidate_in_a_module_known_only_by_its_range_needs_a_frame
     found = long_scan_for_return(ctx, 0x179F2B0 + SCAN_SLOTS * 4, 1024)
     assert found is not None and found.value == dbgcore.base + 0x19368
     assert found.slot == 0x179F964
+
+
+def test_breakpad_info_names_the_dump_writing_thread_only_when_its_validity_bit_is_set():
+    assert open_target(corpus_path("breakpad/processor/minidump2.dmp")).dump_thread_id() == 0x11C0
+    # mini.dmp carries the stream with validity 0: no thread is named
+    assert open_target(corpus_path("symbolic/windows/mini.dmp")).dump_thread_id() is None
+
+
+def test_minidump2_dump_writer_walks_through_dbghelp_to_its_thread_start(tmp_path):
+    # its stack above the context's SP was rewritten after the context was taken: the plain
+    # scans found MapViewOfFile+0x32 and two ntdll words and ended after 6 frames
+    target, _, report = walk("breakpad/processor/minidump2.dmp", tmp_path, tids=[0x11C0])
+    stack = report.threads[0]
+    ips = [f.ip for f in stack.frames]
+    assert not {0x7C80B937, 0x7C910331, 0x7C90DC61} & set(ips)
+    names = [loc.symbol or "" for loc in stack.locations]
+    assert [n.split("(")[0] for n in names[-3:]] == [
+        "google_breakpad::ExceptionHandler::WriteMinidumpWithException",
+        "google_breakpad::ExceptionHandler::ExceptionHandlerThreadMain", "BaseThreadStart"]
+    assert [loc.module for loc in stack.locations[1:5]] == ["dbghelp.dll"] * 4
+
+
+def test_dump_writer_scans_take_only_anchored_candidates(tmp_path):
+    # Breakpad's test dumps: 29 scanned ntdll/kernel32/KERNELBASE words before; now one scan
+    # into dbghelp's frame-pointer chain, down through crashme to the thread start
+    target, resolver, report = walk("breakpad/processor/ascii_read_av_xchg_write.dmp", tmp_path,
+                                    tids=[0x1198])
+    stack = report.threads[0]
+    ctx = WalkContext(target, resolver)
+    scanned = [f for f in stack.frames if f.trust in (Trust.SCAN, Trust.SCAN_CALLSITE)]
+    assert len(scanned) == 1 and stack.locations[1].module == "dbghelp.dll"
+    assert all(f.trust is Trust.FRAME_POINTER for f in stack.frames[2:])
+    assert "crashme.exe" in [loc.module for loc in stack.locations]
+    assert ctx.module_at(stack.frames[-1].ip).name.lower().endswith("ntdll.dll")
+
+
+def test_x64_dump_writer_without_anchored_candidates_stops_after_its_context_frame(tmp_path):
+    # invalid-parameter.dmp's writer scanned 59 frames of dbgcore+0x100, dbgcore+0x27000 ...
+    _, _, report = walk("rust-minidump/testdata/invalid-parameter.dmp", tmp_path, tids=[0x1350])
+    stack = report.threads[0]
+    assert len(stack.frames) == 1 and stack.end_reason.value == "no_caller"

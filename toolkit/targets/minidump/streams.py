@@ -27,9 +27,11 @@ from parsers.minidump_handles import (HANDLE_OBJECT_PAYLOADS, MINIDUMP_HANDLE_DA
 from parsers.minidump_misc import misc_info_layout
 from parsers.minidump_modules import (MINIDUMP_MODULE, MINIDUMP_UNLOADED_MODULE,
                                       MINIDUMP_UNLOADED_MODULE_LIST, file_version)
-from parsers.minidump_threads import (EXCEPTION_MAXIMUM_PARAMETERS, MINIDUMP_EXCEPTION_STREAM,
-                                      MINIDUMP_THREAD, MINIDUMP_THREAD_INFO,
-                                      MINIDUMP_THREAD_INFO_LIST, MINIDUMP_THREAD_NAME)
+from parsers.minidump_threads import (EXCEPTION_MAXIMUM_PARAMETERS,
+                                      MD_BREAKPAD_INFO_VALID_DUMP_THREAD_ID, MD_RAW_BREAKPAD_INFO,
+                                      MINIDUMP_EXCEPTION_STREAM, MINIDUMP_THREAD,
+                                      MINIDUMP_THREAD_INFO, MINIDUMP_THREAD_INFO_LIST,
+                                      MINIDUMP_THREAD_NAME)
 from toolkit.model.errors import CorruptStream
 from toolkit.targets.minidump.file import MinidumpFile
 from toolkit.model.target import (Arch, Handle, HandleObjectInfo, MiscInfo, Module, Problem, Registers,
@@ -37,6 +39,7 @@ from toolkit.model.target import (Arch, Handle, HandleObjectInfo, MiscInfo, Modu
 
 THREAD_LIST, MODULE_LIST, EXCEPTION, SYSTEM_INFO = 3, 4, 6, 7
 HANDLE_DATA, UNLOADED_MODULE_LIST, MISC_INFO, THREAD_INFO_LIST, THREAD_NAMES = 12, 14, 15, 17, 24
+BREAKPAD_INFO = 0x47670001
 
 MAX_OBJECT_INFO_CHAIN = 64        # records per handle; real dumps carry one or two
 MAX_OBJECT_INFO_PAYLOAD = 0x1000  # payloads larger than this are kept raw, truncated
@@ -236,6 +239,18 @@ def thread_infos(f: MinidumpFile) -> Dict[int, object]:
         f, THREAD_INFO_LIST, MINIDUMP_THREAD_INFO_LIST, MINIDUMP_THREAD_INFO, "thread infos")}
 
 
+def dump_thread_id(f: MinidumpFile) -> Optional[int]:
+    """The thread that wrote the dump, from Breakpad's info stream (None when not stated)."""
+    entry = f.entry(BREAKPAD_INFO)
+    if entry is None:
+        return None
+    if entry.size < MD_RAW_BREAKPAD_INFO.sizeof():
+        raise CorruptStream(BREAKPAD_INFO, f"{entry.size} bytes, a Breakpad info record has "
+                            f"{MD_RAW_BREAKPAD_INFO.sizeof()}", offset=entry.rva)
+    info = f.parse(MD_RAW_BREAKPAD_INFO, entry.rva, BREAKPAD_INFO, "Breakpad info")
+    return info.DumpThreadId if info.Validity & MD_BREAKPAD_INFO_VALID_DUMP_THREAD_ID else None
+
+
 def context(f: MinidumpFile, arch: Arch, rva: int, size: int,
             stream_type: int) -> Optional[Registers]:
     """The registers of a context record, or None when the dump has none (size 0)."""
@@ -387,7 +402,7 @@ __all__ = [
     "checked_count", "counted_array", "checked_strided_header", "strided_entries",
     "system_info_value", "system_info_raw", "csd_version", "system_info", "misc_info_size",
     "misc_info",
-    "ThreadRecord", "thread_records", "thread_list", "thread_names", "thread_infos", "context",
+    "ThreadRecord", "thread_records", "thread_list", "thread_names", "thread_infos", "dump_thread_id", "context",
     "ExceptionRecord", "exception_size_check", "exception_record", "module_value", "modules",
     "unloaded_modules", "handles", "object_info_chain",
 ]

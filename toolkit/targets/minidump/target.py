@@ -155,6 +155,12 @@ class MinidumpTarget:
         """MINIDUMP_THREAD_INFO rows by thread id ({} when the dump has no ThreadInfoList)."""
         return self._optional("thread_infos", lambda: streams.thread_infos(self.file), {})
 
+    def dump_thread_id(self) -> Optional[int]:
+        """The thread that wrote the dump (Breakpad's info stream), None when the dump does not
+        say: its context was captured while it went on running, so its stack above the
+        context's SP holds what the writer wrote later (see toolkit.stackwalk.frame_scan)."""
+        return self._optional("dump_thread_id", lambda: streams.dump_thread_id(self.file), None)
+
     # ---- modules ------------------------------------------------------------------------------
 
     def modules(self) -> List[Module]:
