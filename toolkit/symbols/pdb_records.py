@@ -228,10 +228,12 @@ def split_parameters(name: str) -> Tuple[str, str]:
 
 _X86_STDCALL = re.compile(r"^_(?P<name>[^@?]+)@\d+$")
 _X86_FASTCALL = re.compile(r"^@(?P<name>[^@]+)@\d+$")
+_X86_VECTORCALL = re.compile(r"^(?P<name>[^@?]+)@@\d+$")
 
 
 def undecorate_c(name: str, is_x86: bool) -> str:
-    """Strip x86 C decoration (``_name``, ``_name@N``, ``@name@N``) from a public's name.
+    """Strip x86 C decoration (``_name``, ``_name@N``, ``@name@N``, ``name@@N`` for
+    __vectorcall) from a public's name.
 
     x64 and ARM64 have no C decoration: their names are kept exactly as the PDB has them
     (``__C_specific_handler`` stays ``__C_specific_handler``). C++ names (``?...``) are left for
@@ -239,7 +241,7 @@ def undecorate_c(name: str, is_x86: bool) -> str:
     """
     if not is_x86 or name.startswith("?"):
         return name
-    for pattern in (_X86_STDCALL, _X86_FASTCALL):
+    for pattern in (_X86_STDCALL, _X86_FASTCALL, _X86_VECTORCALL):
         m = pattern.match(name)
         if m:
             return m.group("name")

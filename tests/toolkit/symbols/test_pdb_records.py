@@ -114,6 +114,6 @@ def test_x86_masm_procedure_is_undecorated_like_its_public(tmp_path):
                                                             "__security_check_cookie"),
     ("__SEH_prolog4", True, "_SEH_prolog4"), ("?foo@@YAXXZ", True, "?foo@@YAXXZ"),
     ("__C_specific_handler", False, "__C_specific_handler"), ("_exit", False, "_exit"),
-    ("foo_vectorcall@@0", False, "foo_vectorcall@@0")])
+    ("foo_vectorcall@@0", False, "foo_vectorcall@@0"), ("foo_vectorcall@@0", True, "foo_vectorcall")])
 def test_only_x86_c_names_are_undecorated(raw, x86, want):
     assert undecorate_c(raw, x86) == want
