@@ -14,6 +14,7 @@ import click
 
 from commands.common import json_option, load_target
 from commands.output import echo, emit_json
+from commands.thread_select import THREAD_INDEX, selected_tids
 from toolkit.seh import POLICIES, exchain as run_exchain
 from toolkit.seh.model import ChainVerdict, ExchainReport, Outcome, RecordVerdict
 
@@ -21,12 +22,13 @@ NAME_WIDTH = 48
 
 
 def _tid(value: Optional[str]) -> Optional[int]:
-    if value is None:
-        return None
+    if value is None or THREAD_INDEX.fullmatch(value):
+        return None                    # ~N / ~*: resolved against the dump's threads
     try:
         return int(value, 0)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a thread id (decimal or 0x hex)") from None
+        raise click.BadParameter(f"{value!r} is not a thread id (decimal or 0x hex) or ~N "
+                                 f"index") from None
 
 
 @click.command()
@@ -35,7 +37,8 @@ def _tid(value: Optional[str]) -> Optional[int]:
               help="Which Windows version's checks to apply; default: the dump's OS version's"
                    " (5.x: 2003, 6.0-6.3: vista, 10+: win10).")
 @click.option("--all-threads", is_flag=True, help="Every thread, not just the exception thread.")
-@click.option("--thread", "thread", default=None, metavar="TID", help="One thread id (0x hex or decimal).")
+@click.option("--thread", "thread", default=None, metavar="TID",
+              help="One thread id (0x hex or decimal) or ~N index (WinDbg's; ~* for all).")
 @click.option("--heuristic", is_flag=True,
               help="Without TEB memory, search the stack for a plausible chain (labeled).")
 @click.option("--symbol-path", "-y", "symbol_path", default=None,
@@ -50,6 +53,12 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: Optional[str], all_
     if all_threads and tid is not None:
         raise click.UsageError("--all-threads and --thread exclude each other")
     target = load_target(ctx, dump)
+    if thread is not None and THREAD_INDEX.fullmatch(thread):
+        picked = selected_tids([t.tid for t in target.threads()], [thread])
+        if picked is None:
+            all_threads = True
+        else:
+            tid = picked[0]
     from commands.common import symbol_resolver
     resolver = symbol_resolver(ctx, symbol_path)
     report = run_exchain(target, policy=policy, thread_ids=[tid] if tid is not None else None,

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import os
-import re
-from typing import List, Optional, Sequence, Tuple
+from typing import Optional, Tuple
 
 import click
 
 from commands.common import json_option, load_target
+from commands.thread_select import THREAD_INDEX, selected_tids
 from commands.output import echo, emit_json
 from toolkit.model.hexfmt import hex_addr, hex_int
 
@@ -22,40 +22,10 @@ def _addr(value: Optional[int], ps: int) -> str:
     return f"{value >> 32:08x}`{value & 0xFFFFFFFF:08x}"
 
 
-_INDEX = re.compile(r"~(\d+|\*)")
-
-
-def _selected_tids(tids_in_dump: Sequence[int], specs: Sequence[str]) -> Optional[List[int]]:
-    """Thread ids for WinDbg-style selectors: ``~N`` (the Nth thread of the dump, as ``~Nk``),
-    ``~*`` (all: None), or a thread id in decimal or 0x hex."""
-    chosen: List[int] = []
-    for spec in specs:
-        index = _INDEX.fullmatch(spec)
-        if index is not None and index.group(1) == "*":
-            return None
-        if index is not None:
-            n = int(index.group(1))
-            if n >= len(tids_in_dump):
-                raise click.BadParameter(f"no thread {spec}: the dump has {len(tids_in_dump)}"
-                                         f" threads (~0 to ~{len(tids_in_dump) - 1})",
-                                         param_hint="THREAD")
-            chosen.append(tids_in_dump[n])
-            continue
-        try:
-            tid = int(spec, 0)
-        except ValueError:
-            raise click.BadParameter(f"not a thread id or ~N index: {spec}",
-                                     param_hint="THREAD") from None
-        if tid not in tids_in_dump:
-            raise click.BadParameter(f"no thread {spec} in the dump", param_hint="THREAD")
-        chosen.append(tid)
-    return chosen
-
-
 def _split_selectors(dump: Optional[str], threads: Tuple[str, ...]
                      ) -> Tuple[Optional[str], Tuple[str, ...]]:
     """Inside a debugger (no DUMP) the first argument may already be ``~N``."""
-    if dump is not None and _INDEX.fullmatch(dump) and not os.path.exists(dump):
+    if dump is not None and THREAD_INDEX.fullmatch(dump) and not os.path.exists(dump):
         return None, (dump, *threads)
     return dump, threads
 
@@ -94,7 +64,7 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
     target = load_target(ctx, dump)
     tids = None
     if specs:
-        tids = _selected_tids([t.tid for t in target.threads()], specs)
+        tids = selected_tids([t.tid for t in target.threads()], specs)
     elif not all_threads:
         exc = target.exception()
         threads = target.threads()

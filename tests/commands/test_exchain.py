@@ -222,3 +222,20 @@ def test_missing_file_is_a_one_line_error(tmp_path):
 def test_unknown_thread_is_a_one_line_error():
     one_line_error(run(str(corpus_path("wine/dumps/crash-i686-nocrt-ext-normal.dmp")),
                        "--thread", "0x999999"), "InputError")
+
+
+def test_thread_option_takes_windbgs_thread_index_like_stack():
+    dump = corpus_path("wine/dumps/deadlock-i686-nocrt-ext-normal-cv.dmp")
+    threads = open_target(dump).threads()
+    assert len(threads) > 2
+    doc = json.loads(run(str(dump), "--thread", "~1", "--json").stdout)
+    assert [c["thread_id"] for c in doc["chains"]] == [threads[1].tid]
+    every = json.loads(run(str(dump), "--thread", "~*", "--json").stdout)
+    assert [c["thread_id"] for c in every["chains"]] == [t.tid for t in threads]
+
+
+def test_thread_index_past_the_last_thread_is_a_usage_error_naming_the_range():
+    dump = corpus_path("wine/dumps/deadlock-i686-nocrt-ext-normal-cv.dmp")
+    count = len(open_target(dump).threads())
+    result = run(str(dump), "--thread", f"~{count}")
+    assert result.exit_code == 2 and f"~0 to ~{count - 1}" in result.stderr
