@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from commands.cli import cli
@@ -186,3 +187,18 @@ def test_dump_thread_waiting_on_a_critical_section_it_owns_is_no_cycle(tmp_path)
     assert "20.e8 waits for CriticalSection 40300c" in problem["message"]
     (chain,) = doc["blocked_chains"]          # alpha still waits for beta's lock
     assert chain["head"]["tid"] == 228 and chain["path"][-1]["node"]["tid"] == 232
+
+
+@pytest.mark.parametrize("name", ["deadlock_cs_x86-full-trim-cv.dmp",
+                                  "deadlock_cs_x64-full-trim-cv.dmp",
+                                  "deadlock_mutex_x86-full-trim-cv-handles.dmp",
+                                  "deadlock_mutex_x64-full-trim-cv-handles.dmp"])
+def test_each_evidence_line_is_printed_once_per_path_on_the_sample_dumps(name, tmp_path,
+                                                                         monkeypatch):
+    from tests.conftest import SAMPLES
+    monkeypatch.setenv("DUMPKIT_SYMBOL_CACHE", str(tmp_path / "cache"))
+    result = CliRunner().invoke(cli, ["deadlock", str(SAMPLES / "dumps" / name),
+                                      "-y", str(SAMPLES / "bin")])
+    assert result.exit_code == 0, result.output
+    paths = _per_path(result.output)
+    assert paths and all(p and len(p) == len(set(p)) for p in paths)

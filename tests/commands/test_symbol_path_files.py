@@ -48,6 +48,16 @@ def test_a_single_sym_file_is_the_symbol_source_of_its_module():
     assert " cfi " in result.stdout                      # its STACK records unwind too
 
 
+def test_a_single_pdb_file_is_the_symbol_source_of_its_module(tmp_path, monkeypatch):
+    monkeypatch.setenv("DUMPKIT_SYMBOL_CACHE", str(tmp_path / "cache"))
+    pdb = corpus_path("symbolic/windows/crash.pdb")
+    result = split_runner().invoke(cli, ["stack", str(corpus_path("symbolic/windows/mini.dmp")),
+                                         "-y", str(pdb)])
+    assert result.exit_code == 0, result.output
+    assert "crash!main(int, char**)+0x12d" in result.stdout
+    assert f"*** exact symbols for crash.exe: {pdb}" in result.stderr
+
+
 def test_a_single_file_with_another_id_is_reported_as_a_mismatch(tmp_path):
     other = tmp_path / "test_app.sym"
     text = app_sym().read_text(errors="replace")
