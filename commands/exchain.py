@@ -50,7 +50,7 @@ def exchain(ctx: click.Context, dump: Optional[str], policy: Optional[str], all_
             as_json: bool) -> None:
     """The SEH chain of DUMP's exception thread (or others), judged record by record."""
     tid = _tid(thread)
-    if all_threads and tid is not None:
+    if all_threads and thread is not None:
         raise click.UsageError("--all-threads and --thread exclude each other")
     target = load_target(ctx, dump)
     if thread is not None and THREAD_INDEX.fullmatch(thread):
