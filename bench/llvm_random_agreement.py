@@ -88,7 +88,7 @@ def llvm_extern_c(name: str) -> str:
         name = name[1:]
     if front != "?":
         at = name.rfind("@")
-        if at >= 0 and name[at + 1:].isdigit() and name[at + 1:].isascii():
+        if at >= 0 and all(c in "0123456789" for c in name[at + 1:]):   # all_of: true if empty
             name = name[:at]
     return name[:-1] if name.endswith("@") else name
 
