@@ -322,6 +322,27 @@ class MemoryMap:
             raise UnreadableMemory(address, size)
         return self._join(pieces)
 
+    def try_read(self, address: int, size: int) -> Optional[bytes]:
+        """``read`` without the exception: None where ``read`` raises UnreadableMemory.
+
+        Walkers probe memory that is often absent (code bytes of minidumps without module
+        memory, stale pointers); building and catching an exception per probe cost more than
+        the read itself."""
+        if 0 < size <= self.max_read and address >= 0:
+            i = bisect_right(self._rs, address) - 1
+            if i >= 0:
+                off = address - self._rs[i]
+                if off + size <= self._rz[i]:
+                    return self._slice(self._ro[i] + off, size)
+        if size == 0:
+            return b""
+        if size < 0:
+            raise ValueError(f"negative read size {size}")
+        if size > self.max_read:
+            return None
+        pieces, got = self._pieces(address, size)
+        return self._join(pieces) if got == size else None
+
     def read_partial(self, address: int, size: int) -> bytes:
         """The readable prefix of [address, address+size), at most ``max_read`` bytes; maybe b""."""
         if size < 0:

@@ -19,6 +19,7 @@ One ``WalkContext`` per target. It answers the questions every per-architecture 
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -86,41 +87,77 @@ class WalkContext:
         self._symbols: Dict[int, Any] = {}
         self._exports: Dict[int, Optional[Tuple[np.ndarray, Tuple[str, ...]]]] = {}
         self.notes: Dict[Any, Any] = {}          # per-walk scratch (reset by the walker)
+        maker = getattr(target, "try_reader", None)
+        self._try_read: Callable[[int, int], Optional[bytes]] = (
+            maker() if maker is not None else self._try_read_raising)
+        self._unpack = struct.Struct("<Q" if self.pointer_size == 8 else "<I").unpack_from
+        self._stack_lo = 0
+        self._stack_last = -1                    # highest offset a pointer read may start at
+        self._stack = b""
+        self._valid_return: Dict[int, bool] = {}
+        self._call_lengths: Dict[int, Optional[int]] = {}
 
     # ---- memory -------------------------------------------------------------------------------
 
-    def read(self, address: int, size: int) -> bytes:
-        """Stack/data memory from the dump (raises UnreadableMemory)."""
-        if address < 0:
-            raise UnreadableMemory(address, size)
-        return self.target.read(address, size)
-
-    def read_pointer(self, address: int) -> Optional[int]:
+    def _try_read_raising(self, address: int, size: int) -> Optional[bytes]:
+        """``try_read`` for targets that only have the raising ``read`` (pykd, traces)."""
         try:
-            raw = self.read(address, self.pointer_size)
+            return self.target.read(address, size)
         except UnreadableMemory:
             return None
-        return int.from_bytes(raw, "little")
+
+    def use_stack(self, start: Optional[int], end: Optional[int]) -> None:
+        """Read the thread's stack [start, end) once; pointer reads inside it are then one
+        unpack from that copy instead of a trip through the target's memory map."""
+        self._stack_lo, self._stack_last, self._stack = 0, -1, b""
+        if start is None or end is None or end <= start:
+            return
+        data = self._try_read(start, end - start)
+        if data is not None:
+            self._stack_lo, self._stack = start, data
+            self._stack_last = len(data) - self.pointer_size
+
+    def read(self, address: int, size: int) -> bytes:
+        """Stack/data memory from the dump (raises UnreadableMemory)."""
+        raw = self._try_read(address, size) if address >= 0 else None
+        if raw is None:
+            raise UnreadableMemory(address, size)
+        return raw
+
+    def try_read(self, address: int, size: int) -> Optional[bytes]:
+        """Like ``read``, None instead of UnreadableMemory."""
+        return self._try_read(address, size) if address >= 0 else None
+
+    def read_pointer(self, address: int) -> Optional[int]:
+        off = address - self._stack_lo
+        if 0 <= off <= self._stack_last:
+            return self._unpack(self._stack, off)[0]
+        raw = self._try_read(address, self.pointer_size) if address >= 0 else None
+        return None if raw is None else int.from_bytes(raw, "little")
 
     def read_code(self, address: int, size: int) -> bytes:
         """Code bytes: the dump's copy when it has one, else the image file's (by RVA)."""
-        try:
-            return self.read(address, size)
-        except UnreadableMemory:
-            pass
+        raw = self.try_read_code(address, size)
+        if raw is None:
+            raise UnreadableMemory(address, size)
+        return raw
+
+    def try_read_code(self, address: int, size: int) -> Optional[bytes]:
+        """Like ``read_code``, None instead of UnreadableMemory."""
+        raw = self.try_read(address, size)
+        if raw is not None:
+            return raw
         module = self.modules.find(address)
         if module is None:
-            raise UnreadableMemory(address, size)
+            return None
         pe = self._file_image(module)
         if pe is None:
-            raise UnreadableMemory(address, size)
+            return None
         try:
             data = pe.get_data(address - module.base, size)
         except Exception:  # pefile: RVA outside every section
-            raise UnreadableMemory(address, size) from None
-        if len(data) != size:
-            raise UnreadableMemory(address, size)
-        return data
+            return None
+        return data if len(data) == size else None
 
     # ---- modules and images -------------------------------------------------------------------
 
@@ -224,7 +261,13 @@ class WalkContext:
         """Could ``address`` be a caller's return address? Its call site, the byte before it,
         must pass ``seems_valid_ip``: a module's base (``ntdll+0x0``) or a function's entry
         point is the byte after a header or another function's padding, never after a CALL."""
-        return address >= 4096 and self.seems_valid_ip(address - 1)
+        known = self._valid_return.get(address)
+        if known is None:
+            # the answer depends only on this target's modules, images and symbols, and a scan
+            # meets the same values again and again (on one stack and across threads)
+            known = self._valid_return[address] = (address >= 4096
+                                                   and self.seems_valid_ip(address - 1))
+        return known
 
     def location(self, address: int, *, caller: bool = False) -> Any:
         """A symbolized Location (lookup at address-1 for return addresses), or None.
@@ -382,7 +425,11 @@ class WalkContext:
 
     def call_length(self, address: int) -> Optional[int]:
         """Length of the CALL that ends exactly at ``address``, None when there is none."""
-        return call_length_at(self.read_code, address, self.callsite_arch)
+        if address in self._call_lengths:
+            return self._call_lengths[address]
+        found = self._call_lengths[address] = call_length_at(
+            self.read_code, address, self.callsite_arch, try_read=self.try_read_code)
+        return found
 
 
 __all__ = ["WalkContext", "ModuleImage"]

@@ -98,6 +98,7 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
                            (Problem("stackwalk.no_start", why),), name=thread.name)
     ctx.notes = {"stack": (thread.stack_start, thread.stack_end) if thread.stack_end else None,
                  "stale_stack": thread.tid == _dump_thread_id(ctx.target)}
+    ctx.use_stack(thread.stack_start, thread.stack_end)
     frame = Frame(0, ip, sp, Trust.CONTEXT, registers.get(arch.fp_register), dict(registers))
     frames = [frame]
     seen = {(ip, sp)}

@@ -10,7 +10,8 @@ import pytest
 from tests.conftest import corpus_path
 from toolkit.model.errors import UnreadableMemory
 from toolkit.model.target import Arch
-from toolkit.unwind.callsite import call_before, call_length_mask, is_return_address
+from toolkit.unwind.callsite import (call_before, call_length_at, call_length_before_end,
+                                     call_length_mask, is_return_address)
 
 IMAGES = [("symbolic/windows/crash.exe", Arch.X86),
           ("mozilla-dump_syms/windows/basic32.dll", Arch.X86),
@@ -127,3 +128,32 @@ def test_target_reader_form_checks_bytes_before_the_address():
     assert is_return_address(read, 0x1009, Arch.X86)
     assert not is_return_address(read, 0x100A, Arch.X86)
     assert not is_return_address(read, 0x1001, Arch.X86)
+
+
+@pytest.mark.parametrize("rel,arch", IMAGES)
+def test_scalar_check_gives_the_tables_length_at_every_offset(rel, arch):
+    code = _text(rel)[:1 << 14]
+    table = call_length_mask(code, np.arange(len(code) + 1), arch).tolist()
+    scalar = [call_length_before_end(code[max(0, o - 7):o], arch) or 0
+              for o in range(len(code) + 1)]
+    assert scalar == table
+
+
+def test_try_reader_form_gives_the_same_length_as_the_raising_form():
+    code = {0x1000 + k: b for k, b in enumerate(bytes.fromhex("ffd0e800000000c3"))}
+
+    def read(address, size):
+        if any(a not in code for a in range(address, address + size)):
+            raise UnreadableMemory(address, size)
+        return bytes(code[a] for a in range(address, address + size))
+
+    def try_read(address, size):
+        try:
+            return read(address, size)
+        except UnreadableMemory:
+            return None
+
+    for address in range(0x1000, 0x1009):
+        assert call_length_at(read, address, Arch.X86) == \
+            call_length_at(read, address, Arch.X86, try_read=try_read), hex(address)
+    assert call_length_at(read, 0x1002, Arch.X86, try_read=try_read) == 2

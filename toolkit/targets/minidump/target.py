@@ -14,11 +14,11 @@ from __future__ import annotations
 import bisect
 import os
 from dataclasses import replace
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 from toolkit.targets.minidump import package as package
 from toolkit.targets.minidump import streams as streams
-from toolkit.model.errors import CorruptInput, CorruptStream, UnreadableMemory, UnsupportedTarget
+from toolkit.model.errors import CorruptInput, CorruptStream, UnsupportedTarget
 from toolkit.model.memory import MemoryMap
 from toolkit.targets.minidump.file import MinidumpFile
 from toolkit.targets.minidump.image import debug_id_from_image
@@ -273,10 +273,11 @@ class MinidumpTarget:
         return self.memory.read_pointer(address, self.pointer_size)
 
     def try_read(self, address: int, size: int) -> Optional[bytes]:
-        try:
-            return self.memory.read(address, size)
-        except UnreadableMemory:
-            return None
+        return self.memory.try_read(address, size)
+
+    def try_reader(self) -> "Callable[[int, int], Optional[bytes]]":
+        """``try_read`` bound straight to the memory map, for callers that read in loops."""
+        return self.memory.try_read
 
     def memory_info_table(self):
         """The MemoryInfoList as a numpy structured array (None when absent): no Python loop."""
