@@ -19,7 +19,7 @@ from typing import Dict, List, Optional, Set, Tuple
 from construct import Array, Container, Struct
 
 from parsers.codeview import parse_codeview
-from parsers.context import CONTEXT_LAYOUTS, context_kind, registers_of
+from parsers.context import context_kind, registers_from_bytes
 from parsers.minidump import MINIDUMP_SYSTEM_INFO, NON_WINDOWS_PLATFORMS
 from parsers.minidump_handles import (HANDLE_OBJECT_PAYLOADS, MINIDUMP_HANDLE_DATA_STREAM,
                                       MINIDUMP_HANDLE_DESCRIPTOR, MINIDUMP_HANDLE_DESCRIPTOR_2,
@@ -261,9 +261,7 @@ def context(f: MinidumpFile, arch: Arch, rva: int, size: int,
     if kind is None:
         raise CorruptStream(stream_type, f"a {size}-byte context is too short for {arch.value}",
                             offset=rva)
-    layout = CONTEXT_LAYOUTS[kind]
-    parsed = layout.parse(data[:layout.sizeof()])
-    return Registers(Arch(kind), registers_of(kind, parsed))
+    return Registers(Arch(kind), registers_from_bytes(kind, data))
 
 
 @dataclass(frozen=True)

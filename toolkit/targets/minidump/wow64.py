@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple
 
-from parsers.context import CONTEXT_X86, CONTEXT_i386, registers_of
+from parsers.context import CONTEXT_SIZES, CONTEXT_i386, registers_from_bytes
 from parsers.nt_tib import (WOW64_CONTEXT_OFFSET_IN_CPURESERVED, WOW64_TEB32_OFFSET,
                             WOW64_TLS_CPURESERVED)
 from toolkit.model.errors import DumpkitError
@@ -41,10 +41,10 @@ def wow64_state(target, teb64: int) -> Tuple[Optional[int], Optional[Registers]]
         reserved = int.from_bytes(target.read(
             teb64 + TEB64_TLS_SLOTS + 8 * WOW64_TLS_CPURESERVED, 8), "little")
         if reserved:
-            raw = target.read(reserved + WOW64_CONTEXT_OFFSET_IN_CPURESERVED, CONTEXT_X86.sizeof())
-            ctx = CONTEXT_X86.parse(raw)
-            if ctx.ContextFlags & CONTEXT_i386:
-                regs = Registers(Arch.X86, registers_of("x86", ctx))
+            raw = target.read(reserved + WOW64_CONTEXT_OFFSET_IN_CPURESERVED,
+                              CONTEXT_SIZES["x86"])
+            if int.from_bytes(raw[:4], "little") & CONTEXT_i386:      # ContextFlags
+                regs = Registers(Arch.X86, registers_from_bytes("x86", raw))
     except DumpkitError:
         pass
     return teb32_checked, regs
