@@ -6,14 +6,14 @@ build at ``minidumpmcp/tools/bin/minidump-stackwalk-linux``), downloaded once wi
 /work/peers/bin can name one already on disk. When neither works the tests skip with the reason.
 
 The symbol tree is built from every corpus ``.sym`` file's MODULE line as Breakpad lays it out
-(``NAME.pdb/ID/NAME.sym``), so both tools are handed exactly the same symbols.
+(``NAME.pdb/ID/NAME.sym``), so both tools are handed exactly the same symbols; the builder is
+bench/benchlib.py's, so the benches measure on the same tree.
 """
 
 from __future__ import annotations
 
 import functools
 import os
-import shutil
 import stat
 import subprocess
 import sys
@@ -24,6 +24,7 @@ from typing import Optional
 
 import pytest
 
+from bench.benchlib import breakpad_symbol_tree as build_tree
 from tests.conftest import CORPUS
 
 CACHE = Path(os.environ.get("DUMPKIT_PEER_CACHE",
@@ -76,20 +77,7 @@ def minidump_stackwalk() -> Path:
 
 @functools.lru_cache(maxsize=None)
 def _tree(corpus: str) -> Path:
-    root = Path(tempfile.mkdtemp(prefix="dumpkit-breakpad-tree-"))
-    for sym in sorted(Path(corpus).rglob("*.sym")):
-        with open(sym, "r", encoding="utf-8", errors="replace") as fh:
-            first = fh.readline().split()
-        # MODULE <os> <arch> <id> <name>
-        if len(first) < 5 or first[0] != "MODULE" or first[1].lower() != "windows":
-            continue
-        name, debug_id = " ".join(first[4:]), first[3].upper()
-        stem = name[:-4] if name.lower().endswith(".pdb") else name
-        dest = root / name / debug_id / (stem + ".sym")
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sym, dest)
-    return root
+    return build_tree(Path(corpus), Path(tempfile.mkdtemp(prefix="dumpkit-breakpad-tree-")))
 
 
 def breakpad_symbol_tree(corpus: Path = CORPUS) -> Path:

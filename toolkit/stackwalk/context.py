@@ -19,6 +19,7 @@ One ``WalkContext`` per target. It answers the questions every per-architecture 
 
 from __future__ import annotations
 
+import functools
 import struct
 from dataclasses import dataclass
 from typing import Any, Callable, Dict, List, Optional, Tuple
@@ -26,6 +27,7 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from toolkit.model.errors import DumpkitError, UnreadableMemory
+from toolkit.stackwalk import module_cache
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.model.target import Arch, Module, Problem, Target
 from toolkit.unwind.callsite import call_length_at
@@ -50,7 +52,11 @@ class ModuleImage:
         return any(s <= rva < e for s, e in self.code_ranges)
 
 
+@functools.lru_cache(maxsize=256)
 def _parse_headers(header: bytes) -> Optional[Tuple[Tuple[Tuple[int, int], ...], Tuple[int, int]]]:
+    """Code ranges and exception directory of a PE header page. Cached by the bytes (a bounded
+    LRU): every dump of the same process image repeats the same headers, and pefile takes
+    ~0.5 ms a module for them."""
     import pefile
 
     if header[:2] != b"MZ":
@@ -135,6 +141,36 @@ class WalkContext:
         raw = self._try_read(address, self.pointer_size) if address >= 0 else None
         return None if raw is None else int.from_bytes(raw, "little")
 
+    def stack_words(self, start: int, count: int, end: Optional[int] = None) -> List[int]:
+        """Up to ``count`` pointer-sized words from ``start`` upward, none reaching past ``end``,
+        stopping before the first unreadable one: what a scan looks at, as one numpy view of
+        the thread's stack copy where it lies there, word by word beyond it."""
+        ps = self.pointer_size
+        if end is not None:
+            count = min(count, max(0, (end - start) // ps))
+        off = start - self._stack_lo
+        words: List[int] = []
+        if count > 0 and 0 <= off <= self._stack_last:
+            inside = min(count, (len(self._stack) - off) // ps)
+            words = np.frombuffer(self._stack, "<u8" if ps == 8 else "<u4", inside,
+                                  off).tolist()
+        for i in range(len(words), count):
+            value = self.read_pointer(start + i * ps)
+            if value is None:
+                break
+            words.append(value)
+        return words
+
+    def in_modules(self, values: List[int]) -> List[int]:
+        """Indexes of the ``values`` that ``seems_valid_return`` may accept: at least 4096 and
+        the byte before them in a module. Most stack words are not (counts, data pointers), and
+        one searchsorted over all of them spares a module lookup per word."""
+        if not values or not len(self.modules):
+            return []
+        arr = np.array(values, dtype=np.uint64)
+        found = self.modules.find_many(arr - np.uint64(1))
+        return np.flatnonzero((arr >= 4096) & (found >= 0)).tolist()
+
     def read_code(self, address: int, size: int) -> bytes:
         """Code bytes: the dump's copy when it has one, else the image file's (by RVA)."""
         raw = self.try_read_code(address, size)
@@ -177,13 +213,19 @@ class WalkContext:
                 located = None
                 self.problems.append(Problem("stackwalk.image_lookup", str(exc)))
             if located is not None:
-                import pefile
-                try:
-                    pe = pefile.PE(str(located.path), fast_load=True)
+                key = module_cache.file_key(located.path)
+                pe = module_cache.FILE_IMAGES.get(key) if key is not None else None
+                if pe is None:
+                    import pefile
+                    try:
+                        pe = pefile.PE(str(located.path), fast_load=True)
+                        if key is not None:
+                            module_cache.FILE_IMAGES.put(key, pe)
+                    except Exception as exc:  # a hostile or torn file on the symbol path
+                        self.problems.append(Problem("stackwalk.image_unreadable",
+                                                     f"{located.path}: {exc}"))
+                if pe is not None:
                     self._file_paths[module.base] = located.path
-                except Exception as exc:  # a hostile or torn file on the symbol path
-                    self.problems.append(Problem("stackwalk.image_unreadable",
-                                                 f"{located.path}: {exc}"))
         self._files[module.base] = pe
         return pe
 
@@ -366,8 +408,15 @@ class WalkContext:
         save = getattr(self.resolver, "save_unwind", None)
         if found is not None:
             try:
-                records = stack_lines(found.path, found.kind)
-                table = BreakpadStackTable.from_text(records)
+                key = module_cache.file_key(found.path)
+                cached = module_cache.STACK_TABLES.get(key) if key is not None else None
+                if cached is None:
+                    records = stack_lines(found.path, found.kind)
+                    table = BreakpadStackTable.from_text(records)
+                    if key is not None:
+                        module_cache.STACK_TABLES.put(key, (records, table))
+                else:
+                    records, table = cached
                 if save is not None and debug_id is not None:
                     save(debug_id, found.path, records)
             except Exception as exc:  # symbolic's own errors on unreadable PDBs

@@ -27,7 +27,7 @@ survives the overwrite: the walk reaches the dbghelp chain and the thread start,
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Callable, Optional
+from typing import Callable, List, Optional, Tuple
 
 from toolkit.unwind.trust import Trust
 
@@ -45,6 +45,14 @@ class ScanResult:
     trust: Trust        # SCAN or SCAN_CALLSITE
 
 
+def _candidates(ctx, start: int, slots: int, stack_end: Optional[int]) -> List[Tuple[int, int]]:
+    """(slot, value) of the words in the window that point into a module, lowest first: the
+    window ends at ``stack_end`` and before the first unreadable word."""
+    values = ctx.stack_words(start, slots, stack_end)
+    ps = ctx.pointer_size
+    return [(start + i * ps, values[i]) for i in ctx.in_modules(values)]
+
+
 def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None,
                     prefer_callsite: bool = True,
                     validate: Optional[Callable[[int, int], bool]] = None,
@@ -58,15 +66,8 @@ def scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] = None
     """
     if ctx.notes.get("stale_stack") and not guided:
         return long_scan_for_return(ctx, start, slots + LONG_SCAN_SLOTS, stack_end, validate)
-    ps = ctx.pointer_size
     first: Optional[ScanResult] = None
-    for i in range(slots):
-        slot = start + i * ps
-        if stack_end is not None and slot + ps > stack_end:
-            break
-        value = ctx.read_pointer(slot)
-        if value is None:
-            break
+    for slot, value in _candidates(ctx, start, slots, stack_end):
         if not ctx.seems_valid_return(value):
             continue
         if validate is not None and not validate(slot, value):
@@ -85,14 +86,7 @@ def long_scan_for_return(ctx, start: int, slots: int, stack_end: Optional[int] =
                          ) -> Optional[ScanResult]:
     """The first candidate past the window that is call-verified in a module whose code is
     known, or that starts a frame-pointer chain (see module doc); None when there is none."""
-    ps = ctx.pointer_size
-    for i in range(slots):
-        slot = start + i * ps
-        if stack_end is not None and slot + ps > stack_end:
-            break
-        value = ctx.read_pointer(slot)
-        if value is None:
-            break
+    for slot, value in _candidates(ctx, start, slots, stack_end):
         if not ctx.seems_valid_return(value):
             continue
         if validate is not None and not validate(slot, value):
