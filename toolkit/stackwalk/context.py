@@ -84,6 +84,10 @@ class WalkContext:
         self.callsite_arch = Arch.X86 if self.arch is Arch.X86 else Arch.AMD64
         self.resolver = resolver
         self.modules = ModuleIndex(target.modules())
+        mods = self.modules.modules
+        # (lowest, highest) value whose preceding byte may lie in a module; empty when none
+        self._span = ((max(4096, mods[0].base + 1), max(m.end for m in mods)) if mods
+                      else (1, 0))
         self.problems: List[Problem] = []
         self._images: Dict[int, Optional[ModuleImage]] = {}
         self._files: Dict[int, Optional[Any]] = {}
@@ -163,13 +167,11 @@ class WalkContext:
 
     def in_modules(self, values: List[int]) -> List[int]:
         """Indexes of the ``values`` that ``seems_valid_return`` may accept: at least 4096 and
-        the byte before them in a module. Most stack words are not (counts, data pointers), and
-        one searchsorted over all of them spares a module lookup per word."""
-        if not values or not len(self.modules):
-            return []
-        arr = np.array(values, dtype=np.uint64)
-        found = self.modules.find_many(arr - np.uint64(1))
-        return np.flatnonzero((arr >= 4096) & (found >= 0)).tolist()
+        the byte before them between the lowest module's base and the highest one's end. Most
+        stack words are not (counts, flags, heap and stack pointers), and two comparisons per
+        word spare the module lookup."""
+        lo, hi = self._span
+        return [i for i, v in enumerate(values) if lo <= v <= hi]
 
     def read_code(self, address: int, size: int) -> bytes:
         """Code bytes: the dump's copy when it has one, else the image file's (by RVA)."""
@@ -476,8 +478,13 @@ class WalkContext:
         """Length of the CALL that ends exactly at ``address``, None when there is none."""
         if address in self._call_lengths:
             return self._call_lengths[address]
-        found = self._call_lengths[address] = call_length_at(
-            self.read_code, address, self.callsite_arch, try_read=self.try_read_code)
+        found = None
+        # every CALL form covers the two bytes before the address: without them (most scan
+        # candidates of a minidump without module memory), none of the seven reads can succeed
+        if self.try_read_code(address - 2, 2) is not None:
+            found = call_length_at(self.read_code, address, self.callsite_arch,
+                                   try_read=self.try_read_code)
+        self._call_lengths[address] = found
         return found
 
 
