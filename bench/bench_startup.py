@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import paired_medians  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "samples" / "dumps" / "crash_x64-normal.dmp"
@@ -31,11 +33,7 @@ def _once(argv: list) -> float:
 
 
 def paired(ours: list, peer: list, runs: int) -> tuple:
-    a, b = [], []
-    for _ in range(runs):
-        a.append(_once(ours))
-        b.append(_once(peer))
-    return statistics.median(a), statistics.median(b)
+    return tuple(paired_medians([lambda: _once(ours), lambda: _once(peer)], runs))
 
 
 def main() -> None:

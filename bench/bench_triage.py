@@ -3,16 +3,17 @@
 Input: N distinct dumps (default 200), the corpus's Windows minidumps cycled, each copy made
 distinct by a few trailing bytes (a minidump ignores bytes past its streams, and triage's
 SHA-256 then sees N different dumps). Both tools get the same Breakpad symbol tree, built from
-every Windows .sym in the corpus as tests/triage_peers.py builds it (NAME.pdb/ID/NAME.sym).
+every Windows .sym in the corpus (bench/benchlib.py, which tests/triage_peers.py uses too).
 
-Measured in the same run, wall clock, process start-up included on both sides:
+Measured in the same run, wall clock, process start-up included on both sides, in paired
+rounds (each round runs the three below in turn; the medians are compared):
   * `dumpkit triage --jobs 1` on the N files (fresh database and symbol cache);
   * one `minidump-stackwalk --json DUMP TREE` process per file, one after another;
   * `dumpkit triage --jobs 2` (fresh database), for the scaling ratio.
 Targets: ours >= 1.0x the peer per core; --jobs 2 >= 1.7x --jobs 1 (meaningful on >= 2 idle
 cores only: the script prints the core count and the load average with the numbers).
 
-    python bench/bench_triage.py [--dumps 200] [--peer PATH] [--corpus DIR]
+    python bench/bench_triage.py [--dumps 200] [--rounds 3] [--peer PATH] [--corpus DIR]
 """
 
 from __future__ import annotations
@@ -27,58 +28,19 @@ import time
 from pathlib import Path
 from typing import List
 
-REPO = Path(__file__).resolve().parents[1]
-DEFAULT_CORPUS = Path(os.environ.get("DUMPKIT_SHARED", REPO.parent / "shared")) / "corpus"
-DEFAULT_PEER = Path(os.environ.get("DUMPKIT_MINIDUMP_STACKWALK",
-                                   "/work/peers/bin/minidump-stackwalk-linux"))
-
-
-def windows_dumps(corpus: Path) -> List[Path]:
-    """Plain corpus minidumps that dumpkit opens as Windows processes."""
-    sys.path.insert(0, str(REPO))
-    from toolkit.model.errors import DumpkitError
-    from toolkit.targets.open import open_target
-    found = []
-    for path in sorted(p for pattern in ("*.dmp", "*.mdmp", "*.dump") for p in corpus.rglob(pattern)):
-        try:
-            target = open_target(path)
-            if target.system_info().platform == "windows" and target.threads():
-                found.append(path)
-        except DumpkitError:
-            continue
-    return found
-
-
-def symbol_tree(corpus: Path, root: Path) -> Path:
-    """Breakpad layout of the corpus's Windows .sym files (same as tests/triage_peers.py, which
-    needs pytest; a bench must not)."""
-    for sym in sorted(corpus.rglob("*.sym")):
-        with open(sym, "r", encoding="utf-8", errors="replace") as fh:
-            first = fh.readline().split()
-        if len(first) < 5 or first[0] != "MODULE" or first[1].lower() != "windows":
-            continue
-        name, debug_id = " ".join(first[4:]), first[3].upper()
-        stem = name[:-4] if name.lower().endswith(".pdb") else name
-        dest = root / name / debug_id / (stem + ".sym")
-        if not dest.exists():
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(sym, dest)
-    return root
-
-
-def distinct_copies(dumps: List[Path], count: int, out: Path) -> List[Path]:
-    files = []
-    for i in range(count):
-        src = dumps[i % len(dumps)]
-        dest = out / f"{i:04d}-{src.name}"
-        dest.write_bytes(src.read_bytes() + b"DKBENCH" + i.to_bytes(4, "little"))
-        files.append(dest)
-    return files
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from benchlib import (DEFAULT_CORPUS, DEFAULT_PEER, breakpad_symbol_tree,  # noqa: E402
+                      distinct_copies, load_average, paired_medians, verdict,
+                      windows_dumps)
 
 
 def run_triage(inputs: Path, tree: Path, jobs: int, work: Path) -> float:
+    """Seconds of one `dumpkit triage` run with a fresh database and symbol cache."""
     exe = Path(sys.executable).parent / "dumpkit"
     db = work / f"bench-{jobs}.sqlite"
+    for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        stale.unlink(missing_ok=True)
+    shutil.rmtree(work / f"symcache-{jobs}", ignore_errors=True)
     env = dict(os.environ, DUMPKIT_SYMBOL_CACHE=str(work / f"symcache-{jobs}"))
     start = time.perf_counter()
     proc = subprocess.run([str(exe), "triage", "--jobs", str(jobs), "--db", str(db),
@@ -113,6 +75,7 @@ def main() -> None:
     parser.add_argument("--dumps", type=int, default=200, help="distinct dumps (default 200)")
     parser.add_argument("--peer", type=Path, default=DEFAULT_PEER,
                         help=f"minidump-stackwalk binary (default {DEFAULT_PEER})")
+    parser.add_argument("--rounds", type=int, default=3, help="paired rounds (default 3)")
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
     args = parser.parse_args()
     if not args.corpus.is_dir():
@@ -125,24 +88,25 @@ def main() -> None:
         inputs = work / "dumps"
         inputs.mkdir()
         files = distinct_copies(dumps, args.dumps, inputs)
-        tree = symbol_tree(args.corpus, work / "symbols")
+        tree = breakpad_symbol_tree(args.corpus, work / "symbols")
         cores = os.cpu_count() or 1
-        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"{len(files)} dumps ({len(dumps)} corpus Windows dumps cycled); {cores} cores, "
-              f"load average {load:.1f}")
-        ours1 = run_triage(inputs, tree, 1, work)
-        peer = run_peer(args.peer, files, tree)
-        ours2 = run_triage(inputs, tree, 2, work)
+        print(f"{len(files)} dumps ({len(dumps)} corpus Windows dumps cycled), {args.rounds} "
+              f"paired rounds; {cores} cores, load average {load_average():.1f}")
+        ours1, peer, ours2 = paired_medians(
+            [lambda: run_triage(inputs, tree, 1, work),
+             lambda: run_peer(args.peer, files, tree),
+             lambda: run_triage(inputs, tree, 2, work)], args.rounds)
         n = len(files)
         rate1, rate_peer, rate2 = n / ours1, n / peer, n / ours2
         ratio, scale = rate1 / rate_peer, rate2 / rate1
-        print(f"{'dumpkit triage --jobs 1':<32}{ours1:8.2f} s {rate1:8.1f} dumps/s")
-        print(f"{'minidump-stackwalk --json loop':<32}{peer:8.2f} s {rate_peer:8.1f} dumps/s")
-        print(f"{'dumpkit triage --jobs 2':<32}{ours2:8.2f} s {rate2:8.1f} dumps/s")
-        print(f"ours/peer per core: {ratio:.2f}x (target >= 1.0x)  "
-              f"{'PASS' if ratio >= 1.0 else 'FAIL'}")
+        print(f"{'median of ' + str(args.rounds):<32}{'s':>10}{'dumps/s':>10}")
+        print(f"{'dumpkit triage --jobs 1':<32}{ours1:10.2f}{rate1:10.1f}")
+        print(f"{'minidump-stackwalk --json loop':<32}{peer:10.2f}{rate_peer:10.1f}")
+        print(f"{'dumpkit triage --jobs 2':<32}{ours2:10.2f}{rate2:10.1f}")
+        print(f"ours/peer per core: {ratio:.2f}x (target >= 1.0x)  {verdict(ratio >= 1.0)}")
         print(f"--jobs 2 / --jobs 1: {scale:.2f}x (target >= 1.7x on 2 idle cores)  "
-              f"{'PASS' if scale >= 1.7 else 'FAIL'}")
+              f"{verdict(scale >= 1.7)}")
+        print(f"load average after: {load_average():.1f}")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -145,3 +145,28 @@ def test_truncated_file_reports_streams_past_its_end():
     t = MinidumpTarget(data)
     with pytest.raises(InputError):
         t.modules()
+
+
+def test_directory_read_with_struct_equals_the_construct_layout_on_every_corpus_dump():
+    from parsers.minidump import MINIDUMP_DIRECTORY
+    from tests.conftest import CORPUS
+    from toolkit.targets.minidump.file import MinidumpFile
+    if not CORPUS.is_dir():
+        pytest.skip("../shared/corpus is not beside the repository")
+    checked = 0
+    for path in sorted(CORPUS.rglob("*.dmp")):
+        try:
+            f = MinidumpFile(path)
+        except InputError:
+            continue
+        with f:
+            rva, item = f.header.StreamDirectoryRva, MINIDUMP_DIRECTORY.sizeof()
+            for entry in f.directory:
+                raw = MINIDUMP_DIRECTORY.parse(bytes(f.view[rva + entry.index * item:
+                                                             rva + (entry.index + 1) * item]))
+                name = (str(raw.StreamType) if not isinstance(raw.StreamType, int)
+                        else f"{int(raw.StreamType):#x}")
+                assert (entry.stream_type, entry.name, entry.rva, entry.size) == \
+                    (int(raw.StreamType), name, raw.Location.Rva, raw.Location.DataSize), path
+                checked += 1
+    assert checked > 200

@@ -13,17 +13,21 @@ from __future__ import annotations
 
 import mmap
 import os
+import struct
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
 from construct import ConstructError, Struct
 
 from parsers.minidump import (MINIDUMP_DIRECTORY, MINIDUMP_HEADER, MINIDUMP_SIGNATURE,
-                              MINIDUMP_VERSION)
+                              MINIDUMP_STREAM_TYPE, MINIDUMP_VERSION)
 from toolkit.model.errors import CorruptInput, CorruptStream, InputError
 from toolkit.model.target import Problem
 
 MAX_STRING_BYTES = 0x10000        # a MINIDUMP_STRING longer than 64 KiB is not a name
+_DIRECTORY_ENTRY = struct.Struct("<III")      # StreamType, Location.DataSize, Location.Rva
+_STREAM_NAMES: Dict[int, str] = {code: str(name)
+                                 for code, name in MINIDUMP_STREAM_TYPE.decmapping.items()}
 
 
 @dataclass(frozen=True)
@@ -83,12 +87,13 @@ class MinidumpFile:
         if rva + count * item > self.size:
             raise CorruptInput(f"stream directory of {count} entries at {rva:#x} runs past the "
                                f"end of the {self.size:#x}-byte file", offset=0xC, path=self.path)
+        # MINIDUMP_DIRECTORY through struct (construct took ~0.1 ms an entry, and every dump
+        # of a triage run opens here); tests/toolkit/test_minidump.py holds both to one answer
         entries = []
-        for i in range(count):
-            raw = MINIDUMP_DIRECTORY.parse(self.view[rva + i * item: rva + (i + 1) * item])
-            code = int(raw.StreamType)
-            name = str(raw.StreamType) if not isinstance(raw.StreamType, int) else f"{code:#x}"
-            entries.append(DirectoryEntry(i, code, name, raw.Location.Rva, raw.Location.DataSize))
+        for i, (code, size, at) in enumerate(_DIRECTORY_ENTRY.iter_unpack(
+                self.view[rva:rva + count * item])):
+            entries.append(DirectoryEntry(i, code, _STREAM_NAMES.get(code) or f"{code:#x}", at,
+                                          size))
         return entries
 
     # ---- access -------------------------------------------------------------------------------
