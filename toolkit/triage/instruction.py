@@ -9,6 +9,7 @@ not in a context record, so such operands are listed with ``address: None``.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any, Dict, Mapping, Optional, Tuple
 
@@ -46,7 +47,10 @@ class Instruction:
                 "memory_accesses": [m.to_json(pointer_size) for m in self.memory_accesses]}
 
 
+@functools.lru_cache(maxsize=None)
 def _engine(arch: Arch) -> Any:
+    """One capstone decoder per architecture for the process (a triage worker disassembles a
+    faulting instruction per dump; making the decoder each time cost more than decoding)."""
     import capstone
     mode = {Arch.X86: capstone.CS_MODE_32, Arch.AMD64: capstone.CS_MODE_64}.get(arch)
     if mode is not None:
