@@ -9,7 +9,12 @@ def hex_addr(value: Optional[int], pointer_size: int = 8) -> Optional[str]:
     """``0x`` + zero-padded hex for an address, so JSON sorts and diffs like WinDbg's columns."""
     if value is None:
         return None
-    return f"0x{value:0{pointer_size * 2}x}"
+    fmt = _ADDRESS_FORMATS.get(pointer_size)
+    return fmt % value if fmt is not None else f"0x{value:0{pointer_size * 2}x}"
+
+
+# printf formats per pointer size: JSON views format every address and register this way
+_ADDRESS_FORMATS = {4: "0x%08x", 8: "0x%016x"}
 
 
 def hex_int(value: Optional[int]) -> Optional[str]:

@@ -322,7 +322,7 @@ class WalkContext:
         module = self.modules.find(address)
         if module is None:
             return None
-        from dataclasses import replace
+        from toolkit.symbols.location import Location
         at = address - 1 if caller else address
         loc = None
         if self.resolver is not None:
@@ -333,7 +333,10 @@ class WalkContext:
         if loc is None or loc.symbol is None:
             loc = self._export_location(module, at, loc) or loc
         if loc is not None and caller:
-            loc = replace(loc, address=address, displacement=loc.displacement + 1)
+            # the constructor, not dataclasses.replace (once per caller frame of every walk)
+            loc = Location(address, loc.module, loc.module_base, loc.symbol,
+                           loc.displacement + 1, loc.file, loc.line, loc.column, loc.inlines,
+                           loc.status, loc.reason)
         return loc
 
     def _export_location(self, module: Module, address: int, base: Any) -> Any:

@@ -10,7 +10,7 @@ too and listed in ``dropped``: uint64 arrays cannot hold it and it names no real
 from __future__ import annotations
 
 import bisect
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,6 +30,8 @@ class ModuleIndex:
             ordered.append(module)
         self.modules: List[Module] = ordered
         self._bases = [m.base for m in ordered]
+        self._ends = [m.end for m in ordered]
+        self._last: Optional[Tuple[int, int, Module]] = None
         self.bases = np.array(self._bases, dtype=np.uint64)
         self.ends = np.array([m.end for m in ordered], dtype=np.uint64)
         self._names: Optional[Dict[str, Module]] = None     # built on the first by_name
@@ -38,8 +40,12 @@ class ModuleIndex:
         return len(self.modules)
 
     def find(self, address: int) -> Optional[Module]:
+        last = self._last
+        if last is not None and last[0] <= address < last[1]:
+            return last[2]               # a walk asks about the same module many times in a row
         i = bisect.bisect_right(self._bases, address) - 1
-        if i >= 0 and address < self.modules[i].end:
+        if i >= 0 and address < self._ends[i]:
+            self._last = (self._bases[i], self._ends[i], self.modules[i])
             return self.modules[i]
         return None
 
