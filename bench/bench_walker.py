@@ -12,6 +12,8 @@ first open to the last JSON (its interpreter start-up and imports, paid once per
 printed apart). The peer, per round: one `minidump-stackwalk --json DUMP TREE` process per
 dump, one after another, start-up included. Rounds alternate the two sides (paired) and the
 medians are compared. Target (issue 13): ours >= 1.1x the peer (>= 150 dumps/s on idle cores).
+CPU seconds of both sides are printed too (the child's own; the peer processes' from
+getrusage), a figure a loaded machine distorts less than wall clock.
 
     python bench/bench_walker.py [--dumps 200] [--rounds 5] [--peer PATH] [--corpus DIR]
 """
@@ -21,7 +23,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,24 +41,25 @@ from benchlib import (DEFAULT_CORPUS, DEFAULT_PEER, REPO, breakpad_symbol_tree, 
 TARGET_RATIO = 1.1
 
 
-def walk_all(files: List[str], tree: str) -> float:
-    """Seconds to open, walk (every thread, symbolized) and render each file as JSON."""
+def walk_all(files: List[str], tree: str) -> "tuple[float, float]":
+    """(wall, CPU) seconds to open, walk (every thread, symbolized) and render each file as
+    JSON."""
     from toolkit.stackwalk.walker import walk_target
     from toolkit.symbols.resolver import Resolver
     from toolkit.targets.open import open_target
     resolver = Resolver.from_symbol_path(tree)
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     for path in files:
         target = open_target(path)
         try:
             json.dumps(walk_target(target, resolver).to_json(), separators=(",", ":"))
         finally:
             target.close()
-    return time.perf_counter() - start
+    return time.perf_counter() - start, time.process_time() - cpu
 
 
-def run_ours(list_file: Path, tree: Path, cache: Path) -> "tuple[float, float]":
-    """(walk seconds, process seconds) of one child process walking the listed files."""
+def run_ours(list_file: Path, tree: Path, cache: Path) -> "tuple[float, float, float]":
+    """(walk seconds, walk CPU seconds, process seconds) of one child walking the files."""
     shutil.rmtree(cache, ignore_errors=True)
     env = dict(os.environ, DUMPKIT_SYMBOL_CACHE=str(cache), PYTHONPATH=str(REPO))
     start = time.perf_counter()
@@ -63,21 +68,26 @@ def run_ours(list_file: Path, tree: Path, cache: Path) -> "tuple[float, float]":
     whole = time.perf_counter() - start
     if proc.returncode != 0:
         sys.exit(f"walker child failed: {proc.stderr[-800:]}")
-    return float(proc.stdout.split()[-1]), whole
+    walk, cpu = (float(x) for x in proc.stdout.split()[-2:])
+    return walk, cpu, whole
 
 
-def run_peer(peer: Path, files: List[Path], tree: Path) -> None:
+def run_peer(peer: Path, files: List[Path], tree: Path) -> float:
+    """CPU seconds (user + system) of the peer processes, one per file."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     for f in files:
         proc = subprocess.run([str(peer), "--json", str(f), str(tree)],
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         if proc.returncode != 0:
             sys.exit(f"minidump-stackwalk failed on {f}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
     if len(sys.argv) == 4 and sys.argv[1] == "--child":
         files = Path(sys.argv[2]).read_text().split("\n")
-        print(f"{walk_all([f for f in files if f], sys.argv[3]):.6f}")
+        print("%.6f %.6f" % walk_all([f for f in files if f], sys.argv[3]))
         return
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                      formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -101,15 +111,19 @@ def main() -> None:
         list_file.write_text("\n".join(str(f) for f in files))
         tree = breakpad_symbol_tree(args.corpus, work / "symbols")
         whole: List[float] = []
+        cpu_ours: List[float] = []
+        cpu_peer: List[float] = []
 
         def ours() -> float:
-            walk, process = run_ours(list_file, tree, work / "symcache")
+            walk, cpu, process = run_ours(list_file, tree, work / "symcache")
             whole.append(process - walk)
+            cpu_ours.append(cpu)
             return walk
 
         load_before = load_average()
-        ours_s, peer_s = paired_medians([ours, timed(lambda: run_peer(args.peer, files, tree))],
-                                        args.rounds)
+        ours_s, peer_s = paired_medians(
+            [ours, timed(lambda: cpu_peer.append(run_peer(args.peer, files, tree)))],
+            args.rounds)
         n = len(files)
         rate, peer_rate = n / ours_s, n / peer_s
         ratio = rate / peer_rate
@@ -122,6 +136,10 @@ def main() -> None:
         print(f"  (our process start-up and imports, once per process: "
               f"{sorted(whole)[len(whole) // 2]:.2f} s, not in the walk figure)")
         print(f"ours/peer: {ratio:.2f}x (target >= {TARGET_RATIO}x)  {verdict(ratio >= TARGET_RATIO)}")
+        c_ours, c_peer = statistics.median(cpu_ours), statistics.median(cpu_peer)
+        print(f"CPU seconds (user+system, medians): ours {c_ours:.2f}, peer {c_peer:.2f} -> "
+              f"{c_peer / c_ours:.2f}x  (less sensitive to load than wall clock: on a busy "
+              f"machine the scheduler favours the peer's short-lived processes)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -10,6 +10,7 @@ too and listed in ``dropped``: uint64 arrays cannot hold it and it names no real
 from __future__ import annotations
 
 import bisect
+import functools
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -32,9 +33,16 @@ class ModuleIndex:
         self._bases = [m.base for m in ordered]
         self._ends = [m.end for m in ordered]
         self._last: Optional[Tuple[int, int, Module]] = None
-        self.bases = np.array(self._bases, dtype=np.uint64)
-        self.ends = np.array([m.end for m in ordered], dtype=np.uint64)
         self._names: Optional[Dict[str, Module]] = None     # built on the first by_name
+
+    @functools.cached_property
+    def bases(self) -> np.ndarray:
+        """Module bases as uint64 (made on first use: one-address lookups never need them)."""
+        return np.array(self._bases, dtype=np.uint64)
+
+    @functools.cached_property
+    def ends(self) -> np.ndarray:
+        return np.array(self._ends, dtype=np.uint64)
 
     def __len__(self) -> int:
         return len(self.modules)

@@ -31,7 +31,13 @@ _TRUST = {Trust.CONTEXT: "context", Trust.CFI: "cfi", Trust.CFI_SCAN: "cfi_scan"
 def hx(value: Optional[int], ptr: int) -> Optional[str]:
     if value is None:
         return None
+    fast = _HEX.get(ptr)
+    if fast is not None:                 # every address and register of the document
+        return fast[1] % (value & fast[0])
     return f"0x{value & ((1 << (8 * ptr)) - 1):0{ptr * 2}x}"
+
+
+_HEX = {4: (0xFFFFFFFF, "0x%08x"), 8: (0xFFFFFFFFFFFFFFFF, "0x%016x")}
 
 
 def frame_json(frame: Frame, loc: Any, ptr: int, with_registers: bool) -> Dict[str, Any]:
