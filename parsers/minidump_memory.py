@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
+from parsers.sizes import fixed_size
 from construct import Int32ul, Int64ul, Struct
 
 from toolkit.model.errors import CorruptStream
@@ -93,7 +94,7 @@ def parse_memory_list(buf, offset: int, size: int) -> np.ndarray:
     Some writers put 4 bytes of padding after the 32-bit count so the 8-byte-aligned
     descriptors stay aligned; Breakpad and rust-minidump accept exactly that case, and so do we.
     """
-    stream = _stream_bytes(buf, MemoryListStream, offset, size, MINIDUMP_MEMORY_LIST.sizeof())
+    stream = _stream_bytes(buf, MemoryListStream, offset, size, fixed_size(MINIDUMP_MEMORY_LIST))
     count = MINIDUMP_MEMORY_LIST.parse(stream[:4]).NumberOfMemoryRanges
     item = MINIDUMP_MEMORY_DESCRIPTOR_DTYPE.itemsize
     if 4 + count * item > size:
@@ -112,7 +113,7 @@ def parse_memory64_list(buf, offset: int, size: int) -> Tuple[int, np.ndarray]:
     can reach (2**63 or more), or one that makes the ranges' file offsets pass 2**64, is
     corrupt: 64-bit offsets would wrap to the start of the file and read the header as memory.
     """
-    stream = _stream_bytes(buf, Memory64ListStream, offset, size, MINIDUMP_MEMORY64_LIST.sizeof())
+    stream = _stream_bytes(buf, Memory64ListStream, offset, size, fixed_size(MINIDUMP_MEMORY64_LIST))
     header = MINIDUMP_MEMORY64_LIST.parse(stream[:16])
     count, base_rva = header.NumberOfMemoryRanges, header.BaseRva
     item = MINIDUMP_MEMORY_DESCRIPTOR64_DTYPE.itemsize
@@ -138,10 +139,10 @@ def parse_memory_info_list(buf, offset: int, size: int) -> np.ndarray:
     an entry shorter than the 48 bytes we read is corrupt.
     """
     stream = _stream_bytes(buf, MemoryInfoListStream, offset, size,
-                           MINIDUMP_MEMORY_INFO_LIST.sizeof())
+                           fixed_size(MINIDUMP_MEMORY_INFO_LIST))
     header = MINIDUMP_MEMORY_INFO_LIST.parse(stream[:16])
     head, entry, count = header.SizeOfHeader, header.SizeOfEntry, header.NumberOfEntries
-    if head < MINIDUMP_MEMORY_INFO_LIST.sizeof() or entry < MINIDUMP_MEMORY_INFO_DTYPE.itemsize:
+    if head < fixed_size(MINIDUMP_MEMORY_INFO_LIST) or entry < MINIDUMP_MEMORY_INFO_DTYPE.itemsize:
         raise CorruptStream(MemoryInfoListStream, f"SizeOfHeader {head:#x} / SizeOfEntry "
                             f"{entry:#x} are smaller than the 0x10 / 0x30 bytes of the format",
                             offset=offset)
@@ -179,7 +180,7 @@ def build_memory64_list(base_rva: int, descriptors64: np.ndarray) -> bytes:
 def build_memory_info_list(infos: np.ndarray) -> bytes:
     """MINIDUMP_MEMORY_INFO_LIST bytes with today's 16-byte header and 48-byte entries."""
     table = np.asarray(infos).astype(MINIDUMP_MEMORY_INFO_DTYPE, copy=False)
-    return (MINIDUMP_MEMORY_INFO_LIST.build({"SizeOfHeader": MINIDUMP_MEMORY_INFO_LIST.sizeof(),
+    return (MINIDUMP_MEMORY_INFO_LIST.build({"SizeOfHeader": fixed_size(MINIDUMP_MEMORY_INFO_LIST),
                                              "SizeOfEntry": MINIDUMP_MEMORY_INFO_DTYPE.itemsize,
                                              "NumberOfEntries": len(table)})
             + table.tobytes())

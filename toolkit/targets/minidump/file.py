@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
 from construct import ConstructError, Struct
+from parsers.sizes import fixed_size
 
 from parsers.minidump import (MINIDUMP_DIRECTORY, MINIDUMP_HEADER, MINIDUMP_SIGNATURE,
                               MINIDUMP_STREAM_TYPE, MINIDUMP_VERSION)
@@ -73,9 +74,9 @@ class MinidumpFile:
     # ---- header and directory ---------------------------------------------------------------
 
     def _parse_header(self):
-        if self.size < MINIDUMP_HEADER.sizeof() or bytes(self.view[:4]) != MINIDUMP_SIGNATURE:
+        if self.size < fixed_size(MINIDUMP_HEADER) or bytes(self.view[:4]) != MINIDUMP_SIGNATURE:
             raise InputError(f"{self.path} is not a minidump (no MDMP signature)")
-        header = MINIDUMP_HEADER.parse(self.view[:MINIDUMP_HEADER.sizeof()])
+        header = MINIDUMP_HEADER.parse(self.view[:fixed_size(MINIDUMP_HEADER)])
         if header.Version != MINIDUMP_VERSION:
             raise CorruptInput(f"minidump version {header.Version:#06x} is not {MINIDUMP_VERSION:#x}",
                                offset=4, path=self.path)
@@ -83,7 +84,7 @@ class MinidumpFile:
 
     def _parse_directory(self) -> List[DirectoryEntry]:
         count, rva = self.header.NumberOfStreams, self.header.StreamDirectoryRva
-        item = MINIDUMP_DIRECTORY.sizeof()
+        item = fixed_size(MINIDUMP_DIRECTORY)
         if rva + count * item > self.size:
             raise CorruptInput(f"stream directory of {count} entries at {rva:#x} runs past the "
                                f"end of the {self.size:#x}-byte file", offset=0xC, path=self.path)
@@ -124,7 +125,7 @@ class MinidumpFile:
     def parse(self, layout: Struct, rva: int, stream_type: int, what: str,
               size: Optional[int] = None):
         """Parse a fixed-size ``layout`` at ``rva`` after bounds-checking it."""
-        n = layout.sizeof() if size is None else size
+        n = fixed_size(layout) if size is None else size
         data = self.slice(rva, n, stream_type, what)
         try:
             return layout.parse(data)

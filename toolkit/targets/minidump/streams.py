@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Dict, List, Optional, Set, Tuple
 
 from construct import Array, Container, Struct
+from parsers.sizes import fixed_size
 
 from parsers.codeview import parse_codeview
 from parsers.context import context_kind, registers_from_bytes
@@ -66,12 +67,12 @@ def checked_count(f: MinidumpFile, stream_type: int, item_size: int, what: str,
 def counted_array(f: MinidumpFile, stream_type: int, item: Struct, what: str,
                   count_size: int = 4) -> list:
     """A u32 count followed by ``count`` fixed-size items, checked against the stream size."""
-    count = checked_count(f, stream_type, item.sizeof(), what, count_size)
+    count = checked_count(f, stream_type, fixed_size(item), what, count_size)
     if not count:
         return []
     data = f.stream(stream_type)
     assert data is not None
-    need = count_size + count * item.sizeof()
+    need = count_size + count * fixed_size(item)
     return list(Array(count, item).parse(data[count_size:need]))
 
 
@@ -82,12 +83,12 @@ def checked_strided_header(f: MinidumpFile, stream_type: int, header: Struct, it
     data = f.stream(stream_type)
     if data is None:
         return None
-    if len(data) < header.sizeof():
+    if len(data) < fixed_size(header):
         raise CorruptStream(stream_type, f"{what}: stream shorter than its header")
-    h = header.parse(data[:header.sizeof()])
-    if h.SizeOfEntry < item.sizeof() or h.SizeOfHeader < header.sizeof():
+    h = header.parse(data[:fixed_size(header)])
+    if h.SizeOfEntry < fixed_size(item) or h.SizeOfHeader < fixed_size(header):
         raise CorruptStream(stream_type, f"{what}: entry size {h.SizeOfEntry:#x} is smaller "
-                            f"than {item.sizeof():#x}")
+                            f"than {fixed_size(item):#x}")
     if h.SizeOfHeader + h.NumberOfEntries * h.SizeOfEntry > len(data):
         raise CorruptStream(stream_type, f"{h.NumberOfEntries} {what} do not fit in "
                             f"{len(data):#x} bytes")
@@ -102,7 +103,7 @@ def strided_entries(f: MinidumpFile, stream_type: int, header: Struct, item: Str
         return []
     data = f.stream(stream_type)
     assert data is not None
-    step, start, n = h.SizeOfEntry, h.SizeOfHeader, item.sizeof()
+    step, start, n = h.SizeOfEntry, h.SizeOfHeader, fixed_size(item)
     return [item.parse(data[start + i * step: start + i * step + n])
             for i in range(h.NumberOfEntries)]
 
@@ -133,9 +134,9 @@ def system_info_raw(f: MinidumpFile) -> Tuple[int, int]:
     data = f.stream(SYSTEM_INFO)
     if data is None:
         return -1, -1
-    if len(data) < MINIDUMP_SYSTEM_INFO.sizeof():
+    if len(data) < fixed_size(MINIDUMP_SYSTEM_INFO):
         raise CorruptStream(SYSTEM_INFO, f"{len(data)} bytes, expected "
-                            f"{MINIDUMP_SYSTEM_INFO.sizeof()}")
+                            f"{fixed_size(MINIDUMP_SYSTEM_INFO)}")
     return int.from_bytes(data[0:2], "little"), int.from_bytes(data[0x14:0x18], "little")
 
 
@@ -186,7 +187,7 @@ def misc_info(f: MinidumpFile) -> Optional[MiscInfo]:
         return None
     layout = misc_info_layout(min(size_of_info, len(data)))
     assert layout is not None
-    m = layout.parse(data[:layout.sizeof()])
+    m = layout.parse(data[:fixed_size(layout)])
     has_pid = bool(m.Flags1.MINIDUMP_MISC1_PROCESS_ID)
     has_times = bool(m.Flags1.MINIDUMP_MISC1_PROCESS_TIMES)
     return MiscInfo(process_id=m.ProcessId if has_pid else None,
@@ -244,9 +245,9 @@ def dump_thread_id(f: MinidumpFile) -> Optional[int]:
     entry = f.entry(BREAKPAD_INFO)
     if entry is None:
         return None
-    if entry.size < MD_RAW_BREAKPAD_INFO.sizeof():
+    if entry.size < fixed_size(MD_RAW_BREAKPAD_INFO):
         raise CorruptStream(BREAKPAD_INFO, f"{entry.size} bytes, a Breakpad info record has "
-                            f"{MD_RAW_BREAKPAD_INFO.sizeof()}", offset=entry.rva)
+                            f"{fixed_size(MD_RAW_BREAKPAD_INFO)}", offset=entry.rva)
     info = f.parse(MD_RAW_BREAKPAD_INFO, entry.rva, BREAKPAD_INFO, "Breakpad info")
     return info.DumpThreadId if info.Validity & MD_BREAKPAD_INFO_VALID_DUMP_THREAD_ID else None
 
@@ -281,9 +282,9 @@ class ExceptionRecord:
 
 def exception_size_check(f: MinidumpFile) -> Optional[memoryview]:
     data = f.stream(EXCEPTION)
-    if data is not None and len(data) < MINIDUMP_EXCEPTION_STREAM.sizeof():
+    if data is not None and len(data) < fixed_size(MINIDUMP_EXCEPTION_STREAM):
         raise CorruptStream(EXCEPTION, f"{len(data)} bytes, expected "
-                            f"{MINIDUMP_EXCEPTION_STREAM.sizeof()}")
+                            f"{fixed_size(MINIDUMP_EXCEPTION_STREAM)}")
     return data
 
 
@@ -359,7 +360,7 @@ def handles(f: MinidumpFile, problems: List[Problem]) -> Optional[List[Handle]]:
     out = []
     for i in range(h.NumberOfDescriptors):
         at = h.SizeOfHeader + i * h.SizeOfDescriptor
-        d = layout.parse(data[at:at + layout.sizeof()])
+        d = layout.parse(data[at:at + fixed_size(layout)])
         type_name = f.string(d.TypeNameRva, HANDLE_DATA, "handle type") if d.TypeNameRva else None
         obj_name = f.string(d.ObjectNameRva, HANDLE_DATA, "object name") if d.ObjectNameRva else None
         infos = object_info_chain(f, getattr(d, "ObjectInfoRva", 0), problems, d.Handle)
@@ -387,7 +388,7 @@ def object_info_chain(f: MinidumpFile, rva: int, problems: List[Problem],
         info_type = str(rec.InfoType) if not isinstance(rec.InfoType, int) \
             else f"{int(rec.InfoType):#x}"
         layout = HANDLE_OBJECT_PAYLOADS.get(info_type)
-        if layout is not None and rec.SizeOfInfo == layout.sizeof():
+        if layout is not None and rec.SizeOfInfo == fixed_size(layout):
             fields = {k: v for k, v in layout.parse(payload).items() if not k.startswith("_")}
             out.append(HandleObjectInfo(info_type, fields, payload, layout="inferred"))
         else:
