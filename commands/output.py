@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from typing import Any, Dict, Iterable, List, Optional
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
 import click
 
@@ -69,6 +69,40 @@ def emit_json(command: str, payload: Dict[str, Any]) -> None:
     doc = {"schema_version": SCHEMA_VERSION, "command": command}
     doc.update(payload)
     click.echo(dumps(doc))
+
+
+def emit_json_streamed(command: str, head: Dict[str, Any], key: str,
+                       items: Iterable[Dict[str, Any]],
+                       tail: Callable[[], Dict[str, Any]] = dict) -> None:
+    """``emit_json(command, {**head, key: list(items), **tail()})``, byte for byte, with the array
+    written item by item as ``items`` yields (compact JSON), so a document of 20k thread
+    stacks never sits in memory whole. ``tail`` is called after the last item: keys that are
+    known only then (problems, symbol statuses) follow the array. ``--pretty`` builds the
+    whole document (the indenting encoder is the pure-Python one anyway)."""
+    if PRETTY:
+        whole = dict(head)
+        whole[key] = list(items)
+        whole.update(tail())
+        emit_json(command, whole)
+        return
+    doc: Dict[str, Any] = {"schema_version": SCHEMA_VERSION, "command": command}
+    doc.update(head)
+    doc[key] = []
+    opening = json.dumps(doc)
+    out = sys.stdout
+    out.write(opening[:-2])                     # up to and with the array's "["
+    batch: List[str] = []
+    first = True
+    for item in items:
+        batch.append(json.dumps(item))
+        if len(batch) >= 256:
+            out.write(("" if first else ", ") + ", ".join(batch))
+            first, batch = False, []
+    if batch:
+        out.write(("" if first else ", ") + ", ".join(batch))
+    rest = json.dumps(tail())
+    out.write("]" + (", " + rest[1:] if rest != "{}" else "}") + "\n")
+    out.flush()
 
 
 def emit_json_stream(command: str, key: str, items: Iterable[Dict[str, Any]],

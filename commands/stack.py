@@ -9,7 +9,7 @@ import click
 
 from commands.common import json_option, load_target
 from commands.thread_select import THREAD_INDEX, selected_tids
-from commands.output import echo, emit_json
+from commands.output import echo, emit_json_streamed
 from toolkit.model.hexfmt import hex_addr, hex_int
 
 
@@ -55,7 +55,8 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
 
     THREAD: ~N (WinDbg's thread index), ~* (all) or a thread id; quote ~N in a shell.
     """
-    from toolkit.stackwalk.walker import walk_target
+    from toolkit.stackwalk.context import WalkContext
+    from toolkit.stackwalk.walker import walk_threads
     from commands.common import symbol_resolver
 
     dump, specs = _split_selectors(dump, threads)
@@ -75,13 +76,17 @@ def stack(ctx: click.Context, dump: Optional[str], threads: Tuple[str, ...], tid
     from commands.symbol_notes import emit_symbol_note, with_symbols
 
     resolver = symbol_resolver(ctx, symbol_path)
-    report = walk_target(target, resolver, tids=tids, max_frames=max_frames)
+    walk = WalkContext(target, resolver)
+    stacks = walk_threads(walk, tids, max_frames=max_frames)      # walked as they are printed
+    ps = target.pointer_size
     if as_json:
-        emit_json("stack", with_symbols(ctx, report.to_json(), [resolver]))
+        emit_json_streamed("stack", {"arch": target.arch.value, "pointer_size": ps}, "threads",
+                           (s.to_json(ps) for s in stacks),
+                           lambda: with_symbols(ctx, {"problems": [p.to_json() for p in
+                                                                   walk.problems]}, [resolver]))
         return
-    ps = report.pointer_size
     width = 8 if ps == 4 else 17
-    for stack in report.threads:
+    for stack in stacks:
         echo(_header(stack))
         echo(f" # {'ChildEBP' if ps == 4 else 'Child-SP':<{width}} "
                    f"{'RetAddr':<{width}} {'Trust':<13} Call Site")

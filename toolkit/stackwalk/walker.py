@@ -11,7 +11,7 @@ do), the thread's own context otherwise. Every walk ends with a stated ``EndReas
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, Iterable, Iterator, List, Optional, Tuple
 
 from toolkit.model.errors import DumpkitError
 from toolkit.model.hexfmt import hex_addr, hex_int
@@ -81,8 +81,10 @@ def context_of(target: Target, thread: Thread) -> Tuple[Optional[Dict[str, int]]
 
 
 def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, int]] = None,
-                *, max_frames: int = MAX_FRAMES, symbolize: bool = True) -> ThreadStack:
-    """Walk one thread from ``registers`` (default: exception context or thread context)."""
+                *, max_frames: int = MAX_FRAMES, symbolize: bool = True,
+                index: Optional[int] = None) -> ThreadStack:
+    """Walk one thread from ``registers`` (default: exception context or thread context).
+    ``index`` is the thread's ``~N`` in the dump, carried into the result."""
     source = "given"
     if registers is None:
         registers, source = context_of(ctx.target, thread)
@@ -95,7 +97,7 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
         why = (f"no unwinder for {arch.value}" if rule is None
                else "the thread has no context (no instruction or stack pointer)")
         return ThreadStack(thread.tid, (), (), EndReason.UNREADABLE, source,
-                           (Problem("stackwalk.no_start", why),), name=thread.name)
+                           (Problem("stackwalk.no_start", why),), name=thread.name, index=index)
     ctx.notes = {"stack": (thread.stack_start, thread.stack_end) if thread.stack_end else None,
                  "stale_stack": thread.tid == _dump_thread_id(ctx.target)}
     ctx.use_stack(thread.stack_start, thread.stack_end)
@@ -133,7 +135,7 @@ def walk_thread(ctx: WalkContext, thread: Thread, registers: Optional[Dict[str, 
         locations = tuple(ctx.location(f.ip, caller=f.index > 0) for f in frames)
         frames = [_named(f, loc) for f, loc in zip(frames, locations)]
     return ThreadStack(thread.tid, tuple(frames), locations, end, source, tuple(problems),
-                       name=thread.name)
+                       name=thread.name, index=index)
 
 
 def _dump_thread_id(target: Target) -> Optional[int]:
@@ -165,15 +167,26 @@ def frame_symbols(target: Target, frames, resolver: Any = None, *,
     return tuple(ctx.location(f.ip, caller=f.trust is not Trust.CONTEXT) for f in frames)
 
 
+def walk_threads(ctx: WalkContext, tids: Optional[Iterable[int]] = None, *,
+                 max_frames: int = MAX_FRAMES) -> Iterator[ThreadStack]:
+    """Walk the chosen threads (all by default) of ``ctx.target`` one by one, in dump order.
+
+    A generator, so a caller that renders each stack as it comes (``stack --json`` of 20k
+    threads) holds one thread's frames at a time; ``ctx.problems`` is complete once it is
+    exhausted."""
+    wanted = None if tids is None else set(tids)
+    for i, thread in enumerate(ctx.target.threads()):
+        if wanted is None or thread.tid in wanted:
+            yield walk_thread(ctx, thread, max_frames=max_frames, index=i)
+
+
 def walk_target(target: Target, resolver: Any = None, *, tids: Optional[List[int]] = None,
                 max_frames: int = MAX_FRAMES) -> StackReport:
     """Walk the chosen threads (all by default) of ``target``."""
     ctx = WalkContext(target, resolver)
-    threads = [(i, t) for i, t in enumerate(target.threads()) if tids is None or t.tid in tids]
-    stacks = tuple(replace(walk_thread(ctx, t, max_frames=max_frames), index=i)
-                   for i, t in threads)
+    stacks = tuple(walk_threads(ctx, tids, max_frames=max_frames))
     return StackReport(target.arch, target.pointer_size, stacks, tuple(ctx.problems))
 
 
-__all__ = ["walk_thread", "walk_target", "frame_symbols", "ThreadStack", "StackReport", "CALLER_RULES",
+__all__ = ["walk_thread", "walk_threads", "walk_target", "frame_symbols", "ThreadStack", "StackReport", "CALLER_RULES",
            "MAX_FRAMES", "context_of"]
