@@ -35,6 +35,7 @@ from toolkit.unwind.callsite import call_length_at
 IMAGE_SCN_CNT_CODE = 0x20
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
 HEADER_SIZE = 0x1000
+MAX_KEPT_LOCATIONS = 1 << 16      # distinct frame addresses remembered per target
 ReadRva = Callable[[int, int], bytes]
 
 
@@ -106,6 +107,8 @@ class WalkContext:
         self._stack = b""
         self._valid_return: Dict[int, bool] = {}
         self._call_lengths: Dict[int, Optional[int]] = {}
+        # (address, caller) -> Location: threads of one process share their return addresses
+        self._locations: Dict[Tuple[int, bool], Any] = {}
 
     # ---- memory -------------------------------------------------------------------------------
 
@@ -318,7 +321,21 @@ class WalkContext:
 
         Symbols from the resolver first; when it has no function for the address (no symbol
         file, no image on the symbol path), the nearest export of the image in the dump.
+        Answers are kept per address (Locations are immutable); a lookup that reported a
+        problem is not kept, so the problem is reported each time as before.
         """
+        key = (address, caller)
+        known = self._locations.get(key)
+        if known is not None:
+            return known
+        problems = len(self.problems)
+        loc = self._location(address, caller)
+        if loc is not None and len(self.problems) == problems \
+                and len(self._locations) < MAX_KEPT_LOCATIONS:
+            self._locations[key] = loc
+        return loc
+
+    def _location(self, address: int, caller: bool) -> Any:
         module = self.modules.find(address)
         if module is None:
             return None
