@@ -77,7 +77,7 @@ def _unwinds(ctx, frame: Frame, slot: int, value: int) -> bool:
         if entry is None:
             return True
         regs = dict(carried(frame.registers, NONVOLATILE), rip=value, rsp=slot + 8)
-        result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code,
+        result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.code_bytes,
                                  static_frame=True)
     except KeyError:
         return True                  # needs a frame register we do not know: cannot judge
@@ -103,7 +103,7 @@ def _by_unwind_info(ctx, frame: Frame) -> Optional[Frame]:
         else:
             # a scanned frame's frame register is the callee's, not this function's
             scanned = frame.trust in (Trust.SCAN, Trust.SCAN_CALLSITE)
-            result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.read_code,
+            result = unwind_function(data, module.base, entry, regs, ctx.read, ctx.code_bytes,
                                      static_frame=scanned)
     except KeyError as exc:          # a register the unwind codes need is unknown here
         _note(ctx, Problem("stackwalk.unwind",

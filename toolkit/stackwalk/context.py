@@ -36,6 +36,7 @@ IMAGE_SCN_CNT_CODE = 0x20
 IMAGE_SCN_MEM_EXECUTE = 0x20000000
 HEADER_SIZE = 0x1000
 MAX_KEPT_LOCATIONS = 1 << 16      # distinct frame addresses remembered per target
+MAX_KEPT_CODE_READS = 1 << 16     # (address, size) code reads remembered per target
 ReadRva = Callable[[int, int], bytes]
 
 
@@ -109,6 +110,7 @@ class WalkContext:
         self._call_lengths: Dict[int, Optional[int]] = {}
         # (address, caller) -> Location: threads of one process share their return addresses
         self._locations: Dict[Tuple[int, bool], Any] = {}
+        self._code: Dict[Tuple[int, int], Optional[bytes]] = {}    # (address, size) -> bytes
 
     # ---- memory -------------------------------------------------------------------------------
 
@@ -334,6 +336,25 @@ class WalkContext:
                 and len(self._locations) < MAX_KEPT_LOCATIONS:
             self._locations[key] = loc
         return loc
+
+    def code_bytes(self, address: int, size: int) -> bytes:
+        """``read_code`` remembered per (address, size), unreadable answers too: code does not
+        change, and the threads of one process return into the same few functions, so the x64
+        epilog check (which tries 64, 16, 8 ... bytes at each return address) would otherwise
+        repeat the same failing reads through the dump and the image file for every thread."""
+        key = (address, size)
+        if key in self._code:
+            raw = self._code[key]
+        else:
+            try:
+                raw = bytes(self.read_code(address, size))
+            except UnreadableMemory:
+                raw = None
+            if len(self._code) < MAX_KEPT_CODE_READS:
+                self._code[key] = raw
+        if raw is None:
+            raise UnreadableMemory(address, size)
+        return raw
 
     def _location(self, address: int, caller: bool) -> Any:
         module = self.modules.find(address)
