@@ -346,10 +346,8 @@ class WalkContext:
         if key in self._code:
             raw = self._code[key]
         else:
-            try:
-                raw = bytes(self.read_code(address, size))
-            except UnreadableMemory:
-                raw = None
+            found = self.try_read_code(address, size)
+            raw = None if found is None else bytes(found)
             if len(self._code) < MAX_KEPT_CODE_READS:
                 self._code[key] = raw
         if raw is None:
