@@ -5,7 +5,8 @@ copy of one of the shipped deadlock_cs_x64 sample's three threads, with a stack 
 unwinds through ntdll, kernelbase, kernel32 and the sample exe, whose images and unwind tables
 are in dump memory), then times both tools as whole processes on each dump, alternately.
 
-Prints seconds and ms/thread for both, and two targets with PASS/FAIL:
+Prints wall seconds and ms/thread for both (and each side's CPU seconds, steadier than wall
+time on a shared machine), and two targets on wall time with PASS/FAIL:
 - flat: our ms/thread at the largest size within 1.5x of that at the smallest;
 - the 5000-thread dump in at most 3x minidump-stackwalk's time.
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -51,14 +53,20 @@ def thread_dump(cache: Path, threads: int) -> Path:
     return path
 
 
-def timed(cmd: List[str], env: Dict[str, str]) -> Tuple[float, bytes]:
-    start = time.perf_counter()
+def _child_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def timed(cmd: List[str], env: Dict[str, str]) -> Tuple[float, float, bytes]:
+    """(wall seconds, CPU seconds of the child, its stdout)."""
+    cpu, start = _child_cpu(), time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)
-    elapsed = time.perf_counter() - start
+    elapsed, cpu = time.perf_counter() - start, _child_cpu() - cpu
     if proc.returncode != 0:
         raise SystemExit(f"{cmd[0]} failed ({proc.returncode}): "
                          f"{proc.stderr.decode(errors='replace')[-400:]}")
-    return elapsed, proc.stdout
+    return elapsed, cpu, proc.stdout
 
 
 def check(output: bytes, threads: int, who: str) -> None:
@@ -95,18 +103,22 @@ def main() -> int:
                    _NT_SYMBOL_PATH="")
         for n in sizes:
             dump = thread_dump(args.cache, n)
-            mine, theirs = [], []
+            mine, theirs, mine_cpu, theirs_cpu = [], [], [], []
             for _ in range(args.runs):
-                t, out = timed([str(ours), "stack", str(dump), "--all-threads", "--json"], env)
+                t, c, out = timed([str(ours), "stack", str(dump), "--all-threads", "--json"], env)
                 check(out, n, "dumpkit")
                 mine.append(t)
-                t, out = timed([str(args.peer), "--json", str(dump)], env)
+                mine_cpu.append(c)
+                t, c, out = timed([str(args.peer), "--json", str(dump)], env)
                 check(out, n, "minidump-stackwalk")
                 theirs.append(t)
+                theirs_cpu.append(c)
             rows[n] = (statistics.median(mine), statistics.median(theirs))
+            cpu = (statistics.median(mine_cpu), statistics.median(theirs_cpu))
             print(f"{n:>6} threads  dumpkit {rows[n][0]:7.2f} s {rows[n][0] / n * 1e3:6.3f} "
                   f"ms/thread   minidump-stackwalk {rows[n][1]:6.2f} s "
-                  f"{rows[n][1] / n * 1e3:6.3f} ms/thread   ratio {rows[n][0] / rows[n][1]:5.2f}",
+                  f"{rows[n][1] / n * 1e3:6.3f} ms/thread   ratio {rows[n][0] / rows[n][1]:5.2f}"
+                  f"   (CPU {cpu[0]:.2f} s vs {cpu[1]:.2f} s, ratio {cpu[0] / cpu[1]:.2f})",
                   flush=True)
 
     load = os.getloadavg()
