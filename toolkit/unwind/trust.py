@@ -22,7 +22,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
-from toolkit.model.hexfmt import hex_addr
+from toolkit.model.hexfmt import address_format, hex_addr
 from toolkit.model.target import Problem
 
 
@@ -135,6 +135,7 @@ class Frame:
     problems: Tuple[Problem, ...] = ()
 
     def to_json(self, pointer_size: int = 8) -> Dict[str, Any]:
+        fmt = address_format(pointer_size)
         return {
             "index": self.index,
             "ip": hex_addr(self.ip, pointer_size),
@@ -145,7 +146,8 @@ class Frame:
             "module": self.module,
             "symbol": self.symbol,
             "offset": None if self.offset is None else f"{self.offset:#x}",
-            "registers": {k: hex_addr(v, pointer_size) for k, v in sorted(self.registers.items())},
+            "registers": {k: None if v is None else fmt % v
+                          for k, v in sorted(self.registers.items())},
             "end_reason": self.end_reason.value,
             "problems": [p.to_json() for p in self.problems],
         }
