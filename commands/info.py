@@ -8,7 +8,7 @@ import click
 
 from commands.common import json_option, load_target
 from commands.output import emit_json, write_lines
-from toolkit.triage.summary import DumpSummary, summarize
+from toolkit.triage.summary import DumpSummary, summarize, summarize_file
 
 
 @click.command()
@@ -17,7 +17,11 @@ from toolkit.triage.summary import DumpSummary, summarize
 @click.pass_context
 def info(ctx: click.Context, dump: Optional[str], as_json: bool) -> None:
     """System, exception, threads and modules of DUMP."""
-    summary = summarize(load_target(ctx, dump))
+    # A dump path: the struct-only reader first (a fraction of the full reader's start-up);
+    # None sends the dump, or the debugger's target, through the full reader.
+    summary = summarize_file(dump) if dump is not None else None
+    if summary is None:
+        summary = summarize(load_target(ctx, dump))
     if as_json:
         emit_json("info", summary.to_json())
     else:

@@ -4,7 +4,6 @@ NUL, ESC or newline in a module name must not end a line or drive the terminal).
 
 from __future__ import annotations
 
-import json
 import re
 import sys
 from typing import Any, Callable, Dict, Iterable, List, Optional
@@ -19,6 +18,7 @@ _STREAM_BATCH = 4096    # items joined per write when streaming a JSON array
 def dumps(doc: Any) -> str:
     """Compact JSON through the C encoder (``indent`` forces the pure-Python one), or indented
     with ``--pretty``."""
+    import json   # here, not at the top: text output (most runs) never needs it
     return json.dumps(doc, indent=2) if PRETTY else json.dumps(doc)
 
 

@@ -8,9 +8,11 @@ lines and rust-minidump print (``<GUID upper, no dashes><age hex>``).
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
+
+if TYPE_CHECKING:
+    import uuid   # imported where a GUID is made: `dumpkit info` on a dump without one skips it
 
 
 @dataclass(frozen=True)
@@ -23,11 +25,13 @@ class DebugId:
     @classmethod
     def from_guid_bytes(cls, guid_le: bytes, age: int) -> "DebugId":
         """From the 16 on-disk GUID bytes (Data1..Data3 little-endian), as in RSDS records."""
+        import uuid
         return cls(uuid.UUID(bytes_le=bytes(guid_le)), age)
 
     @classmethod
     def parse(cls, text: str) -> "DebugId":
         """Accept the breakpad form (33+ hex digits) and the dashed symbolic form ``guid-age``."""
+        import uuid
         t = text.strip().replace("{", "").replace("}", "")
         parts = t.split("-")
         try:

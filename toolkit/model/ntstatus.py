@@ -97,9 +97,14 @@ FAST_FAIL_CODES[0xFFFFFFFF] = "FAST_FAIL_INVALID_FAST_FAIL_CODE"
 
 def exception_name(code: int) -> Optional[str]:
     """The winnt.h alias or the ntstatus name of ``code``, or None when no table names it."""
-    from toolkit.model.ntstatus_table import NTSTATUS_NAMES
     code &= 0xFFFFFFFF
-    return EXCEPTION_NAMES.get(code) or NTSTATUS_NAMES.get(code)
+    name = EXCEPTION_NAMES.get(code)
+    if name is not None:
+        return name
+    # the 1,800-entry table costs more than the rest of `dumpkit info`'s own imports together:
+    # loaded only for a code the aliases above do not name
+    from toolkit.model.ntstatus_table import NTSTATUS_NAMES
+    return NTSTATUS_NAMES.get(code)
 
 
 def fast_fail_name(code: int) -> Optional[str]:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple
+import os
+from typing import Any, Dict, List, Optional, Tuple, Union
 
-from toolkit.model.target import (ExceptionInfo, Module, Problem, SystemInfo, Target, Thread,
-                            UnloadedModule)
+from toolkit.model.target import (Arch, ExceptionInfo, Module, Problem, SystemInfo, Target, Thread,
+                                  UnloadedModule)
 
 _PRODUCT = {1: "WinNt", 2: "LanManNt", 3: "ServerNt"}
 
@@ -84,6 +85,46 @@ def summarize(target: Target) -> DumpSummary:
         memory_region_count=len(target.memory_regions()),
         memory_info_count=None if info is None else len(info),
     )
+
+
+def summarize_file(path: Union[str, "os.PathLike[str]"]) -> Optional[DumpSummary]:
+    """``summarize(open_target(path))`` for a clean minidump, through the struct-only reader, or
+    None when the dump needs the full reader (compressed, corrupt, WOW64, images to read from
+    memory, anything with a problem the full reader would phrase: see
+    ``toolkit.targets.minidump.structread``). ``dumpkit info`` tries this first: it costs a
+    fraction of the full reader's start-up, and its answers are the full reader's
+    (tests/toolkit/test_minidump_structread.py)."""
+    import struct
+    from toolkit.targets.minidump.structread import (WOW64_DLLS, NeedsFullReader, StructDump,
+                                                     contains)
+    try:
+        with StructDump(path) as d:
+            system = d.system_info()
+            arch = system.arch
+            misc = d.misc_info()
+            exception = d.exception(arch)
+            listed = d.modules()
+            if arch is Arch.AMD64 and {m.name.lower() for m in listed} & WOW64_DLLS:
+                raise NeedsFullReader("WOW64 threads read their 32-bit state from memory")
+            threads, problems = d.threads(arch)
+            ranges, overlapped = d.memory_ranges()
+            for m in listed:
+                if not m.fits_address_space:
+                    raise NeedsFullReader("module outside the address space")
+                if m.debug_id is None and not m.cv_record:
+                    # the full reader reads the image: its memory map's problems join the list
+                    if overlapped or contains(ranges, m.base):
+                        raise NeedsFullReader("module image in memory, or memory to judge")
+                    problems.append(Problem("module.no_codeview", f"{m.name}: no CodeView record"))
+            return DumpSummary(
+                system=system, pointer_size=arch.pointer_size,
+                process_id=misc.process_id if misc else None, exception=exception,
+                threads=tuple(threads), modules=tuple(sorted(listed, key=lambda m: m.base)),
+                unloaded_modules=tuple(d.unloaded_modules()), problems=tuple(problems),
+                handle_count=d.handle_count(), memory_region_count=len(ranges),
+                memory_info_count=d.memory_info_count())
+    except (NeedsFullReader, OSError, ValueError, struct.error):
+        return None
 
 
 def _os_name(s: SystemInfo) -> str:
