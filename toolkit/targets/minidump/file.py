@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import mmap
 import os
-import struct
 from dataclasses import dataclass
 from typing import Dict, List, Optional, Union
 
@@ -24,9 +23,9 @@ from parsers.minidump import (MINIDUMP_DIRECTORY, MINIDUMP_HEADER, MINIDUMP_SIGN
                               MINIDUMP_STREAM_TYPE, MINIDUMP_VERSION)
 from toolkit.model.errors import CorruptInput, CorruptStream, InputError
 from toolkit.model.target import Problem
+from toolkit.targets.minidump.structread import read_directory
 
 MAX_STRING_BYTES = 0x10000        # a MINIDUMP_STRING longer than 64 KiB is not a name
-_DIRECTORY_ENTRY = struct.Struct("<III")      # StreamType, Location.DataSize, Location.Rva
 _STREAM_NAMES: Dict[int, str] = {code: str(name)
                                  for code, name in MINIDUMP_STREAM_TYPE.decmapping.items()}
 
@@ -35,7 +34,7 @@ _STREAM_NAMES: Dict[int, str] = {code: str(name)
 class DirectoryEntry:
     index: int
     stream_type: int
-    name: str                     # the MINIDUMP_STREAM_TYPE name, or "0x…" when unknown
+    name: str                     # the MINIDUMP_STREAM_TYPE name
     rva: int
     size: int
 
@@ -59,17 +58,9 @@ class MinidumpFile:
         self.size = len(self.data)
         self.problems: List[Problem] = []
         self.header = self._parse_header()
-        self.directory = self._parse_directory()
         self._by_type: Dict[int, DirectoryEntry] = {}
-        for entry in self.directory:
-            if entry.stream_type in (0, 1, 2):     # Unused/Reserved entries: padding
-                continue
-            if entry.stream_type in self._by_type:
-                self.problems.append(Problem("minidump.duplicate_stream",
-                                             f"stream {entry.name} appears more than once; "
-                                             "the first is used"))
-                continue
-            self._by_type[entry.stream_type] = entry
+        self.stream_counts: Dict[int, int] = {}
+        self._parse_directory()
 
     # ---- header and directory ---------------------------------------------------------------
 
@@ -82,7 +73,13 @@ class MinidumpFile:
                                offset=4, path=self.path)
         return header
 
-    def _parse_directory(self) -> List[DirectoryEntry]:
+    def _parse_directory(self) -> None:
+        """The first entry of each stream type a reader here decodes (MINIDUMP_STREAM_TYPE),
+        and how many entries each has; other types are never read, so they are not kept.
+
+        A hostile directory of millions of entries costs one pass and memory of its own size,
+        and a type repeated a million times is one problem with its count, not a million
+        (issue 12)."""
         count, rva = self.header.NumberOfStreams, self.header.StreamDirectoryRva
         item = fixed_size(MINIDUMP_DIRECTORY)
         if rva + count * item > self.size:
@@ -90,12 +87,16 @@ class MinidumpFile:
                                f"end of the {self.size:#x}-byte file", offset=0xC, path=self.path)
         # MINIDUMP_DIRECTORY through struct (construct took ~0.1 ms an entry, and every dump
         # of a triage run opens here); tests/toolkit/test_minidump.py holds both to one answer
-        entries = []
-        for i, (code, size, at) in enumerate(_DIRECTORY_ENTRY.iter_unpack(
-                self.view[rva:rva + count * item])):
-            entries.append(DirectoryEntry(i, code, _STREAM_NAMES.get(code) or f"{code:#x}", at,
-                                          size))
-        return entries
+        first, self.stream_counts = read_directory(self.view, count, rva,
+                                                   [code for code in _STREAM_NAMES if code > 2])
+        for code, (index, at, size) in sorted(first.items(), key=lambda item: item[1][0]):
+            name = _STREAM_NAMES[code]
+            self._by_type[code] = DirectoryEntry(index, code, name, at, size)
+            extra = self.stream_counts[code] - 1
+            if extra:
+                self.problems.append(Problem(
+                    "minidump.duplicate_stream",
+                    f"stream {name} appears {extra + 1} times; the first is used"))
 
     # ---- access -------------------------------------------------------------------------------
 

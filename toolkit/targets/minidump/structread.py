@@ -20,8 +20,10 @@ from __future__ import annotations
 import mmap
 import os
 import struct
+import sys
+from array import array
 from bisect import bisect_right
-from typing import Dict, Iterator, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Tuple, Union
 
 from toolkit.model.debug_id import DebugId
 from toolkit.model.target import (Arch, ExceptionInfo, MiscInfo, Module, Problem, Registers,
@@ -52,23 +54,40 @@ class NeedsFullReader(Exception):
     """This dump holds something only the full reader (``MinidumpTarget``) judges."""
 
 
-def read_directory(view: memoryview, count: int,
-                   rva: int) -> Tuple[Dict[int, Tuple[int, int, int]], Dict[int, int]]:
-    """The stream directory as ({type: (index, rva, size) of its first entry}, {type: entries}).
+# MINIDUMP_STREAM_TYPE's values above the Unused/Reserved padding (parsers.minidump, the spec;
+# tests/toolkit/test_minidump_structread.py pins this copy to it)
+KNOWN_STREAM_TYPES = (
+    3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24,
+    0x8000, 0x8001, 0x8002, 0x8003, 0x8004, 0x8005, 0x8006, 0x8007, 0x8008, 0x8009, 0x800A,
+    0x800B, 0x800C, 0xFFFF, 0xFFF0, 0x47670001, 0x47670002, 0x47670003, 0x47670004, 0x47670005,
+    0x47670006, 0x47670007, 0x47670008, 0x47670009, 0x4767000A, 0x43500001,
+)
 
-    Unused and reserved entries (types 0..2) are padding and left out. Two dicts bounded by the
-    number of distinct types, not a list of every entry: a directory may repeat one type a
-    million times. The caller has checked that ``count`` entries fit in the file."""
+
+def read_directory(view: memoryview, count: int, rva: int,
+                   stream_types: Iterable[int] = KNOWN_STREAM_TYPES,
+                   ) -> Tuple[Dict[int, Tuple[int, int, int]], Dict[int, int]]:
+    """The directory entries of ``stream_types``: ({type: (index, rva, size) of its first
+    entry}, {type: how many entries it has}); types absent from the directory are left out.
+
+    Entries of other types are ignored: no reader decodes them. One pass, and memory of the
+    directory's own size, however many entries there are (a hostile directory holds millions).
+    The caller has checked that ``count`` entries fit in the file."""
+    table = array("I")
+    assert table.itemsize == 4
+    table.frombytes(view[rva:rva + count * _DIRECTORY.size])
+    if sys.byteorder == "big":
+        table.byteswap()
+    wanted = frozenset(stream_types)
     first: Dict[int, Tuple[int, int, int]] = {}
     counts: Dict[int, int] = {}
-    table = view[rva:rva + count * _DIRECTORY.size]
-    for i, (stream_type, size, at) in enumerate(_DIRECTORY.iter_unpack(table)):
-        if stream_type > 2:
-            if stream_type in counts:
-                counts[stream_type] += 1
+    for i, code in enumerate(table[0::3]):
+        if code in wanted:
+            if code in counts:
+                counts[code] += 1
             else:
-                counts[stream_type] = 1
-                first[stream_type] = (i, at, size)
+                counts[code] = 1
+                first[code] = (i, table[3 * i + 2], table[3 * i + 1])
     return first, counts
 
 
@@ -428,4 +447,5 @@ def contains(ranges: List[Tuple[int, int]], address: int) -> bool:
     return i >= 0 and address - ranges[i][0] < ranges[i][1]
 
 
-__all__ = ["NeedsFullReader", "StructDump", "read_directory", "contains", "WOW64_DLLS"]
+__all__ = ["NeedsFullReader", "StructDump", "read_directory", "contains", "WOW64_DLLS",
+           "KNOWN_STREAM_TYPES"]
