@@ -23,7 +23,7 @@ import struct
 import sys
 from array import array
 from bisect import bisect_right
-from typing import Dict, Iterable, List, Optional, Tuple, Union
+from typing import Dict, Iterable, List, Optional, Set, Tuple, Union
 
 from toolkit.model.debug_id import DebugId
 from toolkit.model.target import (Arch, ExceptionInfo, MiscInfo, Module, Problem, Registers,
@@ -309,7 +309,7 @@ class StructDump:
         """Walk a handle's object information records as the full reader does (its bounds,
         ``MAX_OBJECT_INFO_CHAIN`` and ``MAX_OBJECT_INFO_PAYLOAD``); a loop or an over-long
         chain is a problem it reports."""
-        seen = set()
+        seen: Set[int] = set()
         while rva:
             if rva in seen or len(seen) >= 64:
                 raise NeedsFullReader("object information chain loops or is too long")
