@@ -85,6 +85,7 @@ def emit_json_streamed(command: str, head: Dict[str, Any], key: str,
         whole.update(tail())
         emit_json(command, whole)
         return
+    import json
     doc: Dict[str, Any] = {"schema_version": SCHEMA_VERSION, "command": command}
     doc.update(head)
     doc[key] = []
