@@ -17,7 +17,7 @@ from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
 import click
 
 from commands.common import json_option
-from commands.output import emit_json_stream, escape_block, write, write_lines
+from commands.output import emit_json_stream, escape_controls, write, write_lines
 from toolkit.model.errors import InputError
 from toolkit.model.target import Module
 
@@ -67,7 +67,7 @@ def symbolize(ctx: click.Context, input_path: Optional[str], dump: Optional[str]
     if trace is not None:
         _render_trace(engine, trace, pointer_size, as_json, as_jsonl)
     else:
-        _render_lines(engine, _open_lines(input_path), pointer_size, as_json, as_jsonl)
+        _render_lines(engine, input_path, pointer_size, as_json, as_jsonl)
     _warn_modules(resolver)
 
 
@@ -96,16 +96,31 @@ def _open_lines(input_path: Optional[str]):  # type: ignore[no-untyped-def]
     return open(input_path, "r", encoding="utf-8", errors="replace")
 
 
-def _render_lines(engine, stream, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
-    results = engine.run(stream)
+def _open_binary(input_path: Optional[str]):  # type: ignore[no-untyped-def]
+    """The input as bytes for the text view, or None when stdin has no byte layer (then the
+    text reader is used, line by line)."""
+    if input_path and input_path != "-":
+        return open(input_path, "rb")
+    return getattr(sys.stdin, "buffer", None)
+
+
+def _render_lines(engine, input_path: Optional[str], ptr: int, as_json: bool,  # type: ignore[no-untyped-def]
+                  as_jsonl: bool) -> None:
+    from toolkit.symbols.symbolize import format_result
+    out = sys.stdout
+    binary = None if as_json or as_jsonl else _open_binary(input_path)
+    if binary is not None:
+        for text in engine.text_blocks(binary, ptr, escape_controls):   # one write per block
+            out.write(text)
+        out.flush()
+        return
+    results = engine.run(_open_lines(input_path))
     if as_json:
         emit_json_stream("symbolize", "results", (r.to_json(ptr) for r in results))
         return
-    out = sys.stdout
-    if not as_jsonl:
-        for lines in engine.run_text(stream, ptr):     # one escaped write per chunk of lines
-            out.write(escape_block(lines) + "\n")
-        out.flush()
+    if not as_jsonl:           # a stdin without a byte layer (an embedding host's)
+        for result in results:
+            write_lines(format_result(result, ptr).split("\n"))
         return
     batch: List[str] = []
     for result in results:

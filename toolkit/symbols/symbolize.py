@@ -16,10 +16,9 @@ an ``error`` — never an exception — so one bad line does not cost the other 
 from __future__ import annotations
 
 import dataclasses
-import itertools
 import re
 from dataclasses import dataclass
-from typing import Any, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -30,14 +29,20 @@ from toolkit.symbols.batch import BatchSymbolizer
 from toolkit.symbols.location import Location, module_label
 from toolkit.symbols.module_index import ModuleIndex
 from toolkit.symbols.resolver import Resolver
+from toolkit.symbols.text_format import STATUS_TAGS, EntryTexts, Escape
+from toolkit.symbols.text_lines import BLOCK, HexLines, parse_block, read_blocks, text_lines
 from toolkit.model.target import Module, fits_address_space
 
 CHUNK = 65536
+
+
+def _unchanged(text: str) -> str:
+    return text
+
 _NAME_ONLY_BASE = 1 << 48          # synthetic bases for modules known only by name
 _NAME_ONLY_SIZE = 1 << 32
 _HEX = r"(?:0[xX])?([0-9a-fA-F]{1,16})"
 _ADDRESS = re.compile(rf"^{_HEX}$")
-_ADDRESS_BLOCK = re.compile(r"(?:(?:0[xX])?[0-9a-fA-F]{1,16}\n)*")
 _MODULE_OFFSET = re.compile(rf"^([^!+\s]+)\+{_HEX}$")
 _MODULE_SYMBOL = re.compile(rf"^([^!\s]+)!(.+?)(?:\+{_HEX})?$")
 
@@ -112,6 +117,7 @@ class Symbolizer:
         self._by_name: Dict[str, Module] = {}
         self._entries: Dict[int, Tuple[Any, Dict[str, int]]] = {}   # id(table) -> name -> RVA
         self._stale = False
+        self._entry_texts: Optional[EntryTexts] = None     # text pieces of the current table
         self._rebuild()
 
     def _rebuild(self) -> None:
@@ -193,93 +199,82 @@ class Symbolizer:
                                        "no module table (give --dump, --modules or a trace)")
         return loc
 
-    def run_text(self, lines: Iterable[str], pointer_size: int = 8) -> Iterator[List[str]]:
-        """The text view of ``run`` (``format_result`` per line, split at its inline frames),
-        one list of output lines per chunk.
+    def text_blocks(self, stream: BinaryIO, pointer_size: int = 8,
+                    escape: Escape = _unchanged, block_size: int = BLOCK) -> Iterator[str]:
+        """The text view of ``run`` over a byte stream: ``format_result`` of each line (split
+        at its inline frames, each output line passed through ``escape``), one string of
+        whole lines per block of input (about a megabyte), so memory stays constant.
 
-        Why not ``format_result(r) for r in run(...)``: at a million lines a second, a
-        ``Location`` per line is most of the cost. Lines in a module with a loaded table are
-        formatted straight from the batch arrays; the rest (inlines, name-only modules, no
-        table, a per-address resolver) go through ``Location`` as before — the same text.
+        Why not ``format_result(r) for r in run(...)``: at a million lines a second a ``str``,
+        a ``LineResult`` and a ``Location`` per line are most of the cost. Bare addresses are
+        parsed as arrays (text_lines.py) and formatted per table entry (text_format.py); only
+        other lines are parsed one by one, and only what the arrays cannot answer (inlines,
+        a per-address resolver) goes through ``Location`` — the same text either way.
         """
-        it = iter(lines)
-        first = 1
-        while True:
-            block = list(itertools.islice(it, CHUNK))
-            if not block:
-                return
-            texts = [raw.strip() for raw in block]
-            joined = "\n".join(texts) + "\n"
-            if _ADDRESS_BLOCK.fullmatch(joined):
-                # every line a bare address (the common case): one regex pass over the chunk,
-                # and int(text, 16) accepts the 0x prefix itself
-                chunk: List[Tuple[int, str]] = []
-                errors: List[Optional[str]] = []
-                relative: List[bool] = []
-                result = self.batch(np.array([int(t, 16) for t in texts], dtype=np.uint64))
-            else:
-                chunk = [(n, t) for n, t in enumerate(texts, first) if t and t[0] != "#"]
-                if not chunk:
-                    first += len(block)
+        for block in read_blocks(stream, block_size):
+            lines = parse_block(block)
+            texts = self._block_text(block, lines, pointer_size, escape)
+            if texts:
+                yield "\n".join(texts) + "\n"
+
+    def _block_text(self, block: bytes, lines: HexLines, ptr: int,
+                    escape: Escape) -> List[str]:
+        others = np.flatnonzero(~lines.address & ~lines.empty)
+        if not len(others):       # the common case: every line a bare address (or empty)
+            return self._texts(self.batch(lines.values), np.zeros(len(lines.values), bool),
+                               ptr, escape)
+        at: List[int] = []                 # line index of each parsed item, in order
+        values: List[int] = []
+        relative: List[bool] = []
+        errors: List[Optional[str]] = []
+        for i in others.tolist():
+            for text in text_lines(block[lines.starts[i]:lines.ends[i]]):
+                if not text or text[0] == "#":
                     continue
-                errors, relative, result = self._prepare(chunk)
-            first += len(block)
-            yield self._chunk_text(chunk, errors, relative, result, pointer_size)
+                at.append(i)
+                try:
+                    value, rel = self._parse(text)
+                    values.append(value)
+                    relative.append(rel)
+                    errors.append(None)
+                except InputError as exc:
+                    values.append(0)
+                    relative.append(False)
+                    errors.append(escape(f"{text}: error: {exc}"))
+        if self._stale:                    # new name-only modules: one rebuild per block
+            self._rebuild()
+            self._stale = False
+        order = np.argsort(np.concatenate((np.flatnonzero(lines.address),
+                                           np.array(at, dtype=np.int64))), kind="stable")
+        n_addr = len(lines.values)
+        is_error = np.concatenate((np.zeros(n_addr, bool),
+                                   np.array([e is not None for e in errors], bool)))[order]
+        all_values = np.concatenate((lines.values, np.array(values, dtype=np.uint64)))[order]
+        all_relative = np.concatenate((np.zeros(n_addr, bool), np.array(relative, bool)))[order]
+        usable = ~is_error
+        texts = self._texts(self.batch(all_values[usable]), all_relative[usable], ptr, escape)
+        if not is_error.any():
+            return texts
+        out = np.empty(len(order), dtype=object)
+        out[usable] = texts
+        error_text = np.array([None] * n_addr + errors, dtype=object)[order]
+        out[is_error] = error_text[is_error]
+        return out.tolist()
 
-    def _chunk_text(self, chunk: Sequence[Tuple[int, str]], errors: List[Optional[str]],
-                    relative: List[bool], result: Any, ptr: int) -> List[str]:
-        """One chunk's text; ``chunk`` is empty when every line was a plain address."""
-        fast = not self.inlines and not getattr(self.resolver, "answers_per_address", False)
-        # per module: (label, status tag) when its table is loaded, else None (slow path)
-        heads: List[Optional[Tuple[str, str]]] = []
-        for m, module in enumerate(result.index.modules):
-            syms = result.symbols[m]
-            heads.append((module_label(module.name), _TAGS.get(syms.status.value, ""))
-                         if fast and syms is not None and syms.table is not None else None)
-        heads.append(None)                                   # module -1: no module
-        table = result.table
-        head_of = [heads[m] for m in result.module.tolist()]
-        names = table.names[result.function].tolist()
-        disps = result.displacement.tolist()
-        if self.lines:
-            has_fn = (result.function >= 0).tolist()
-            line_nos = table.line[result.range].tolist()
-            files = table.files[table.file[result.range]].tolist()
-        else:
-            has_fn = line_nos = files = [False] * len(names)
-        out: List[Optional[str]] = [
-            (h[0] if n is None else h[0] + "!" + n)
-            + (f"+{d:#x}" if d or n is None else "")
-            + (f" [{f} @ {ln}]" if k and f is not None and ln else "") + h[1]
-            if h is not None else None
-            for h, n, d, k, f, ln in zip(head_of, names, disps, has_fn, files, line_nos)]
-        if chunk and (any(e is not None for e in errors) or any(relative)) or None in out:
-            if not chunk:       # plain addresses outside any module: numbers for the slow path
-                chunk = [(0, "")] * len(out)
-                errors, relative = [None] * len(out), [False] * len(out)
-            out = self._text_slow_lines(chunk, errors, relative, result, out, ptr)
-        return out  # type: ignore[return-value]
-
-    def _text_slow_lines(self, chunk: Sequence[Tuple[int, str]], errors: List[Optional[str]],
-                         relative: List[bool], result: Any, fast: List[Optional[str]],
-                         ptr: int) -> List[Optional[str]]:
-        """Lines the arrays cannot format alone: errors, name-only modules, no table (inline
-        frames become lines of their own)."""
-        out: List[Optional[str]] = []
-        pos = 0
-        for i, (number, text) in enumerate(chunk):
-            if errors[i] is not None:
-                out.append(f"{text}: error: {errors[i]}")
-                continue
-            piece = fast[pos]
-            if piece is None or relative[i]:
-                piece = format_result(LineResult(number, text,
-                                                 self._located(result, pos, relative[i])), ptr)
-                out.extend(piece.split("\n"))
-            else:
-                out.append(piece)
-            pos += 1
-        return out
+    def _texts(self, result: Any, relative: np.ndarray, ptr: int, escape: Escape) -> List[str]:
+        """The text of each address of ``result`` (inline frames make it several lines)."""
+        entries = self._entry_texts
+        if entries is None or entries.table is not result.table or entries.escape is not escape:
+            entries = self._entry_texts = EntryTexts(
+                result.table, result.index.modules, result.symbols, lines=self.lines,
+                escape=escape, per_address=self.inlines or
+                getattr(self.resolver, "answers_per_address", False))
+        texts = entries.format(result, relative, ptr)
+        for pos in [i for i, text in enumerate(texts) if text is None] if None in texts else ():
+            loc = self._located(result, pos, bool(relative[pos]))
+            texts[pos] = "\n".join(escape(piece) for piece in
+                                   format_result(LineResult(0, "", loc), ptr).split("\n"))
+        return texts  # type: ignore[return-value]
 
     def _parse(self, text: str) -> Tuple[int, bool]:
         """(absolute or synthetic address, whether it is relative to a name-only module)."""
@@ -326,8 +321,7 @@ class Symbolizer:
         return entries
 
 
-_TAGS = {"export": "  (export symbols)", "mismatched": "  (MISMATCHED symbols)",
-         "missing": "  (no symbols)"}
+_TAGS = STATUS_TAGS
 
 
 def format_result(result: LineResult, pointer_size: int = 8) -> str:
