@@ -12,7 +12,7 @@ import io
 import json
 import sys
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Sequence, Set
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 
 import click
 
@@ -133,36 +133,84 @@ def _render_lines(engine, input_path: Optional[str], ptr: int, as_json: bool,  #
     out.flush()
 
 
+_SPAN = 65536     # addresses resolved per batch: memory stays flat however long the trace
+
+
 def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
-    from toolkit.symbols.symbolize import LineResult, format_result
     events = trace.events
-    locations = engine.run_addresses(events.addresses)
-    offsets = events.offsets
     if as_json:
-        emit_json_stream("symbolize", "events", _trace_docs(events, locations, ptr),
+        emit_json_stream("symbolize", "events", _trace_docs(engine, events, ptr),
                          head={"modules": [m.to_module().to_json(ptr) for m in trace.modules]})
         return
-    for i in range(len(events)):
-        start, count = int(offsets[i]), int(events.counts[i])
-        frames = locations[start:start + count]
-        head = {"event": i, "timestamp": int(events.timestamps[i]),
-                "thread_id": int(events.thread_ids[i])}
+    out = sys.stdout
+    for span in _event_spans(events):
         if as_jsonl:
-            click.echo(json.dumps(dict(head, frames=[f.to_json(ptr) for f in frames])))
-            continue
-        write(f"event {i}  thread {head['thread_id']:#x}  time {head['timestamp']}")
-        for n, loc in enumerate(frames):
-            write_lines((f"  {n:02x} " + format_result(LineResult(0, "", loc), ptr)).split("\n"))
+            out.write("".join(json.dumps(doc) + "\n" for doc in _span_docs(engine, events, span, ptr)))
+        else:
+            out.write(_span_text(engine, events, span, ptr))
+    out.flush()
 
 
+def _event_spans(events) -> Iterator[Tuple[int, int, int, int]]:  # type: ignore[no-untyped-def]
+    """Runs of whole events [first, last) of about ``_SPAN`` addresses each, with the range
+    [start, stop) of their addresses."""
+    import numpy as np
+    if not len(events):
+        return
+    ends = np.cumsum(events.counts, dtype=np.int64)
+    cuts = np.searchsorted(ends, np.arange(_SPAN, int(ends[-1]), _SPAN), side="left") + 1
+    bounds = np.unique(np.concatenate(([0], cuts, [len(events)]))).tolist()
+    ends = ends.tolist()
+    for first, last in zip(bounds[:-1], bounds[1:]):
+        yield first, last, ends[first - 1] if first else 0, ends[last - 1]
 
-def _trace_docs(events, locations, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
-    offsets = events.offsets
-    for i in range(len(events)):
-        start, count = int(offsets[i]), int(events.counts[i])
+
+def _span_addresses(events, span):  # type: ignore[no-untyped-def]
+    first, last, start, stop = span
+    return events.addresses[start:stop], events.counts[first:last].astype("int64")
+
+
+_FRAME_NO = [f"  {n:02x} " for n in range(256)]
+
+
+def _span_text(engine, events, span, ptr: int) -> str:  # type: ignore[no-untyped-def]
+    """Each event's header line, then one line per frame (``  NN module!function+0xoff``),
+    from one batch over the span's addresses."""
+    import numpy as np
+    first, last = span[0], span[1]
+    addresses, counts = _span_addresses(events, span)
+    texts = np.array(engine.addresses_text(addresses, ptr, escape_controls), dtype=object)
+    starts = np.cumsum(counts) - counts
+    number = np.arange(len(addresses)) - np.repeat(starts, counts)
+    prefix = np.array([_FRAME_NO[n] if n < 256 else f"  {n:02x} " for n in number.tolist()],
+                      dtype=object) if len(number) and number.max() >= 256 else \
+        np.array(_FRAME_NO, dtype=object)[number]
+    out = np.empty(len(counts) + len(addresses), dtype=object)
+    header_at = starts + np.arange(len(counts))
+    frame = np.ones(len(out), dtype=bool)
+    frame[header_at] = False
+    out[header_at] = [f"event {i}  thread {tid:#x}  time {stamp}" for i, tid, stamp in
+                      zip(range(first, last), events.thread_ids[first:last].tolist(),
+                          events.timestamps[first:last].tolist())]
+    out[frame] = prefix + texts
+    return "\n".join(out.tolist()) + "\n"
+
+
+def _span_docs(engine, events, span, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    first, last = span[0], span[1]
+    addresses, counts = _span_addresses(events, span)
+    locations = engine.run_addresses(addresses)
+    at = 0
+    for i, count in zip(range(first, last), counts.tolist()):
         yield {"event": i, "timestamp": int(events.timestamps[i]),
                "thread_id": int(events.thread_ids[i]),
-               "frames": [f.to_json(ptr) for f in locations[start:start + count]]}
+               "frames": [f.to_json(ptr) for f in locations[at:at + count]]}
+        at += count
+
+
+def _trace_docs(engine, events, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    for span in _event_spans(events):
+        yield from _span_docs(engine, events, span, ptr)
 
 
 def _note_dropped(problems) -> None:  # type: ignore[no-untyped-def]

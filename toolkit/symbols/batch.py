@@ -62,8 +62,14 @@ class MergedTable:
                 parts[key].append(np.broadcast_to(np.asarray(value), (n,)))
 
         add([0], -1, -1, 0, 0, -1)
+        # Every module's end and base entries at once (a trace may list 300k modules); the
+        # loop below visits only modules whose function table is loaded. Ends come first so
+        # that where one module ends at the next one's base, the stable sort keeps the base.
+        count = len(index.modules)
+        if count:
+            add(index.ends, -1, -1, 0, 0, -1)
+            add(index.bases, np.arange(count), -1, index.bases, 0, -1)
         for m, module in enumerate(index.modules):
-            add([module.base], m, -1, module.base, 0, -1)
             syms = symbols[m]
             table = syms.table if syms is not None else None
             if table is not None and table.function_count:
@@ -78,7 +84,6 @@ class MergedTable:
                     table.range_public[keep] if table.range_public is not None else False)
                 names.extend(table.func_names)
                 files.extend(table.file_paths)
-            add([module.end], -1, -1, 0, 0, -1)
         cat = {k: np.concatenate(v) for k, v in parts.items()}
         order = np.argsort(cat["starts"].astype(np.uint64), kind="stable")  # bases/ends stay put
         dtypes = dict(starts=np.uint64, module=np.int64, function=np.int64, anchor=np.uint64,
@@ -159,6 +164,7 @@ class BatchSymbolizer:
         self.index = index
         self.symbols: List[Optional[ModuleSymbols]] = [None] * len(index)
         self._table: Optional[MergedTable] = None
+        self._loaded = 0
         self._complete = False
 
     def __call__(self, addresses: np.ndarray) -> BatchResult:
@@ -178,20 +184,19 @@ class BatchSymbolizer:
 
     def _load_touched(self, module: np.ndarray) -> bool:
         """Load symbols for the not-yet-loaded modules some address fell in; True if any."""
-        pending = [m for m, s in enumerate(self.symbols) if s is None]
-        if not pending:
-            self._complete = True
-            return False
-        touched = np.bincount(module + 1, minlength=len(self.symbols) + 1)[1:]
-        wanted = [m for m in pending if touched[m]]
+        # Work per touched module, not per module of the table (a trace may list 300k).
+        touched = np.flatnonzero(np.bincount(module + 1, minlength=len(self.symbols) + 1)[1:])
+        wanted = [m for m in touched.tolist() if self.symbols[m] is None]
         if not wanted:
+            self._complete = self._loaded == len(self.symbols)
             return False
         prefetch = getattr(self.resolver, "prefetch", None)
         if prefetch is not None and len(wanted) > 1:   # many modules: download in parallel
             prefetch([self.index.modules[m] for m in wanted])
         for m in wanted:
             self.symbols[m] = self.resolver.symbols_for(self.index.modules[m])
-        self._complete = all(s is not None for s in self.symbols)
+        self._loaded += len(wanted)
+        self._complete = self._loaded == len(self.symbols)
         return True
 
 

@@ -161,6 +161,13 @@ class Symbolizer:
         result = self.batch(addresses)
         return list(result.locations(self.resolver, lines=self.lines, inlines=self.inlines))
 
+    def addresses_text(self, addresses: np.ndarray, pointer_size: int = 8,
+                       escape: Escape = _unchanged) -> List[str]:
+        """The text of each absolute address (a trace's frames), as ``format_result`` prints
+        its ``Location`` (inline frames on lines of their own), through the batched path."""
+        result = self.batch(addresses)
+        return self._texts(result, np.zeros(len(result), bool), pointer_size, escape)
+
     def _prepare(self, chunk: Sequence[Tuple[int, str]]) -> Tuple[List[Optional[str]],
                                                                    List[bool], Any]:
         """Parse a chunk and resolve its usable lines in one batch: (errors, relative, result)."""

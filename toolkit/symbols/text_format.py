@@ -12,7 +12,7 @@ to format through ``Location``: the same text, slower.
 
 from __future__ import annotations
 
-from typing import Callable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -56,11 +56,16 @@ class EntryTexts:
         self.head = np.full(n, "", dtype=object)
         self.tail = np.full(n, "", dtype=object)   # status tag of the module
         self.tail_loc = np.full(n, "", dtype=object)   # tag as a Location has it (public: none)
-        # per module: (escaped label, tag) when its lines can come from the arrays; none when
-        # every address needs its own answer (inline chains, the debugger engine)
-        self.heads: List[Optional[Tuple[str, str]]] = [
-            None if per_address else self._module_head(getattr(module, "name"), syms)
-            for module, syms in zip(modules, symbols)]
+        self.modules, self.symbols, self.per_address = modules, symbols, per_address
+        # per module, as first hit: (escaped label, tag) when its lines can come from the
+        # arrays; None when every address needs its own answer (inlines, the debugger engine)
+        self.heads: Dict[int, Optional[Tuple[str, str]]] = {}
+
+    def _head(self, m: int) -> Optional[Tuple[str, str]]:
+        if m not in self.heads:
+            self.heads[m] = None if self.per_address else \
+                self._module_head(getattr(self.modules[m], "name"), self.symbols[m])
+        return self.heads[m]
 
     def _module_head(self, name: str, syms: Optional[ModuleSymbols]) -> Optional[Tuple[str, str]]:
         # A loaded table, or no symbols at all (then the answer is module+offset, from the
@@ -74,7 +79,7 @@ class EntryTexts:
         for j in entries.tolist():
             self.known[j] = True
             m = int(t.module[j])
-            head = self.heads[m] if m >= 0 else None
+            head = self._head(m) if m >= 0 else None
             if head is None:
                 continue
             label, tag = head

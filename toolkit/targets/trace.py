@@ -10,12 +10,13 @@ record size first, so a corrupt file cannot make the reader allocate more than t
 
 from __future__ import annotations
 
+import functools
 import os
 import struct
 from array import array
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Tuple
 
 import numpy as np
 from construct import ConstructError
@@ -48,24 +49,43 @@ class TraceModule:
 
     def to_module(self) -> Module:
         """The Target model's Module, with debug id and PDB name decoded from the blob."""
-        from parsers.codeview import parse_codeview
-        from parsers.modload_data import parse_debug_blob
-
-        debug_id = pdb_name = cv = None
-        if self.debug_blob:
-            try:
-                entries = parse_debug_blob(self.debug_blob)
-            except (CorruptInput, ConstructError):
-                entries = []
-            for entry, payload in entries:
-                if str(entry.Type) == "IMAGE_DEBUG_TYPE_CODEVIEW" and payload:
-                    info = parse_codeview(payload)
-                    if info.debug_id is not None:
-                        debug_id, pdb_name, cv = info.debug_id, info.pdb_name, payload
-                        break
+        debug_id, pdb_name, cv = _codeview_of(self.debug_blob) if self.debug_blob else \
+            (None, None, None)
         return Module(self.base, self.size, self.name, self.timestamp, self.checksum,
                       self.size_of_image, debug_id, pdb_name, cv,
                       debug_id_source="cv_record" if debug_id else None)
+
+
+_DEBUG_ENTRY = struct.Struct("<12xII4xI")   # Type +0x0C, SizeOfData +0x10, PointerToRawData +0x18
+_CODEVIEW = 2                                # IMAGE_DEBUG_TYPE_CODEVIEW
+
+
+@functools.lru_cache(maxsize=4096)           # a trace reloading one DLL repeats its blob
+def _codeview_of(blob: bytes) -> Tuple[Any, Optional[str], Optional[bytes]]:
+    """(debug id, PDB name, CodeView payload) of the first CodeView entry with an id, as
+    ``parse_debug_blob`` reads the blob (any payload outside it: no entries at all).
+
+    Why struct and not the construct definition: a trace may hold 300k module records, and
+    construct's parse of each blob cost more than the rest of reading the trace."""
+    from parsers.codeview import parse_codeview
+    from parsers.modload_data import IMAGE_DEBUG_DIRECTORY_SIZE, MAX_BLOB_ENTRIES, entry_count
+
+    count = entry_count(blob)
+    if count > MAX_BLOB_ENTRIES or count * IMAGE_DEBUG_DIRECTORY_SIZE > len(blob):
+        return None, None, None
+    payloads = []
+    for i in range(count):
+        kind, size, pointer = _DEBUG_ENTRY.unpack_from(blob, i * IMAGE_DEBUG_DIRECTORY_SIZE)
+        start = i * IMAGE_DEBUG_DIRECTORY_SIZE + pointer
+        if size and start + size > len(blob):
+            return None, None, None
+        payloads.append((kind, blob[start:start + size] if size else b""))
+    for kind, payload in payloads:
+        if kind == _CODEVIEW and payload:
+            info = parse_codeview(payload)
+            if info.debug_id is not None:
+                return info.debug_id, info.pdb_name, payload
+    return None, None, None
 
 
 @dataclass(frozen=True)
@@ -176,7 +196,26 @@ def _parse(buf: memoryview, where: str) -> Trace:
                  _gather_events(buf, blocks, block_sizes, where), tuple(problems))
 
 
+_MODULE_FIXED = struct.Struct("<QIIIIHHI")    # TRACE_MODULE up to Name (0x20 bytes)
+
+
 def _module(body: memoryview, offset: int, where: str) -> TraceModule:
+    # struct for the usual record (a trace may hold 300k); construct, which defines the
+    # layout, for the rest, so odd records fail or decode exactly as it says.
+    if len(body) >= _MODULE_FIXED.size:
+        base, size, stamp, image_size, checksum, name_len, _res, blob_len = \
+            _MODULE_FIXED.unpack_from(body)
+        name_end = _MODULE_FIXED.size + name_len
+        raw = bytes(body[_MODULE_FIXED.size:name_end])
+        if name_len % 2 == 0 and not raw.endswith(b"\0\0") and \
+                name_end + blob_len <= len(body):
+            try:
+                name = raw.decode("utf-16-le")
+            except UnicodeDecodeError:
+                pass
+            else:
+                return TraceModule(name, base, size, stamp, image_size, checksum,
+                                   bytes(body[name_end:name_end + blob_len]))
     try:
         rec = TRACE_MODULE.parse(bytes(body))
     except (ConstructError, UnicodeDecodeError) as exc:
@@ -249,6 +288,17 @@ class TraceWriter:
 
     def add_module(self, module: TraceModule) -> None:
         name = module.name.encode("utf-16-le")
+        try:     # struct for speed (300k-module traces); the same bytes as TRACE_RECORD builds
+            fixed = _MODULE_FIXED.pack(module.base, module.size, module.timestamp,
+                                       module.size_of_image, module.checksum, len(name), 0,
+                                       len(module.debug_blob))
+        except struct.error:
+            pass     # out of range: construct's build says why
+        else:
+            body_size = len(fixed) + len(name) + len(module.debug_blob)
+            self.fh.write(b"".join((_RECORD_HEAD.pack(_RECORD_MODULE, 0, body_size), fixed,
+                                    name, module.debug_blob)))
+            return
         self.fh.write(TRACE_RECORD.build(dict(Type="TRACE_RECORD_MODULE", Flags=0, Body=dict(
             BaseOfImage=module.base, SizeOfMapping=module.size, TimeDateStamp=module.timestamp,
             SizeOfImage=module.size_of_image, CheckSum=module.checksum, NameLength=len(name),
