@@ -39,8 +39,32 @@ def _dumpkit() -> list:
     return [str(exe)] if exe.exists() else [sys.executable, "-m", "toolkit"]
 
 
+# The dumpkit CLI in a child that reports its own peak RSS (VmHWM) on stderr. ru_maxrss from
+# wait4 is not used: it survives fork and exec, so a child of this (large) bench process would
+# report the bench's own peak.
+_PEAK_CHILD = ("import sys\n"
+               "from commands.cli import main\n"
+               "sys.argv = ['dumpkit'] + sys.argv[1:]\n"
+               "try:\n"
+               "    main()\n"
+               "except SystemExit:\n"
+               "    pass\n"
+               "sys.stdout.flush()\n"
+               "print([l.split()[1] for l in open('/proc/self/status')"
+               " if l.startswith('VmHWM')][0], file=sys.stderr)\n")
+
+
+def _peak_mb(args: list, stdin_path: Path, env: dict) -> float:
+    """Peak RSS in MB of ``dumpkit ARGS < stdin_path``, output discarded."""
+    with open(stdin_path, "rb") as stdin:
+        proc = subprocess.run([sys.executable, "-c", _PEAK_CHILD] + args, stdin=stdin,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=env,
+                              text=True, check=False)
+    return int(proc.stderr.strip().splitlines()[-1]) / 1024
+
+
 def _run(argv: list, stdin_path: Path, env: dict) -> tuple:
-    """(wall seconds, peak RSS in MB) of one process reading stdin_path, output discarded."""
+    """(wall seconds, ru_maxrss in MB) of one process reading stdin_path, output discarded."""
     with open(stdin_path, "rb") as stdin:
         t = time.perf_counter()
         proc = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL,
@@ -104,15 +128,15 @@ def main() -> None:
     try:
         ours_in, peer_in, store = prepare(args.lines, Path(args.corpus), work)
         env = dict(os.environ, DUMPKIT_SYMBOL_CACHE=str(work / "cache"))
-        ours_argv = _dumpkit() + ["symbolize", "--modules", str(work / "modules.json"),
-                                  "-y", str(store)]
+        sym_args = ["symbolize", "--modules", str(work / "modules.json"), "-y", str(store)]
+        ours_argv = _dumpkit() + sym_args
         peer_argv = [args.peer, "--no-inlines"]
         _run(ours_argv, ours_in, env)                 # warm: derived files in the cache
         t_ours, t_peer, rss = [], [], []
         for _ in range(args.rounds):
             t_ours.append(_run(ours_argv, ours_in, env)[0])
             t_peer.append(_run(peer_argv, peer_in, env)[0])
-            rss.append(_run(ours_argv + ["--json"], ours_in, env)[1])
+            rss.append(_peak_mb(sym_args + ["--json"], ours_in, env))
         n = args.lines
         ours, peer = n / statistics.median(t_ours), n / statistics.median(t_peer)
         mb = max(rss)
