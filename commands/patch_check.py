@@ -36,7 +36,7 @@ def patch_check(ctx: click.Context, dump: Optional[str], functions: Tuple[str, .
     for f in report.functions:
         echo(f"{f.spec}: {_addr(f.start, ps)}-{_addr(f.end, ps)} ({f.source})")
     for t in report.threads:
-        echo(f"Thread {t.tid} ({hex_int(t.tid)}): {'SAFE' if t.safe else 'UNSAFE'} "
+        echo(f"Thread {t.tid} ({hex_int(t.tid)}): {t.verdict} "
                    f"({t.slots} slots)")
         for e in t.evidence:
             where = "IP" if e.kind == "ip" else _addr(e.slot, ps)
@@ -46,4 +46,4 @@ def patch_check(ctx: click.Context, dump: Optional[str], functions: Tuple[str, .
                        f"{e.symbol or ''}  [{verdict}] in {e.function}")
         for p in t.problems:
             echo(f"  problem: {p.code}: {p.message}")
-    echo(f"Overall: {'SAFE' if report.safe else 'UNSAFE'}")
+    echo(f"Overall: {report.verdict}")

@@ -6,7 +6,9 @@ pointer-sized slot from SP to the stack base counts, so a stale slot makes the v
 the check is conservative by design. Each piece of evidence says whether the slot value is
 call-verified (preceded by a CALL ending exactly there: a real return address at some time) or
 only possible (a pointer into the function that is no return address: a function pointer, a
-stale value).
+stale value). A scan cut short (the bounds of toolkit.stackwalk.scan, or a stack the dump holds
+only in part) clears nothing: with no evidence in the slots it saw, the thread is UNKNOWN, not
+SAFE, and so is the whole answer unless another thread is UNSAFE.
 
 Functions are given as ``module!name`` (extent from the module's symbols: the union of the
 ranges the PDB or .sym assigns to the function; else, for an exported name, the .pdata entry
@@ -23,7 +25,7 @@ import numpy as np
 from toolkit.model.errors import InputError
 from toolkit.model.hexfmt import hex_addr, hex_int
 from toolkit.stackwalk.context import WalkContext
-from toolkit.stackwalk.scan import call_lengths, thread_slots
+from toolkit.stackwalk.scan import StackBudget, call_lengths
 from toolkit.model.target import Arch, Problem, Target
 
 
@@ -58,17 +60,26 @@ class Evidence:
                 "symbol": self.symbol}
 
 
+SAFE, UNSAFE, UNKNOWN = "SAFE", "UNSAFE", "UNKNOWN"
+# A cut stack scan saw only some slots: no evidence in them clears nothing.
+UNSEEN_SLOTS = ("scan.bounded", "scan.truncated")
+
+
 @dataclass(frozen=True)
 class ThreadVerdict:
     tid: int
-    safe: bool
+    verdict: str                    # SAFE | UNSAFE (evidence, or no stack) | UNKNOWN (slots unseen)
     slots: int
     evidence: Tuple[Evidence, ...]
     problems: Tuple[Problem, ...] = ()
 
+    @property
+    def safe(self) -> bool:
+        return self.verdict == SAFE
+
     def to_json(self, ps: int) -> Dict[str, Any]:
         return {"tid": self.tid, "tid_hex": hex_int(self.tid),
-                "verdict": "SAFE" if self.safe else "UNSAFE", "slots": self.slots,
+                "verdict": self.verdict, "slots": self.slots,
                 "evidence": [e.to_json(ps) for e in self.evidence],
                 "problems": [p.to_json() for p in self.problems]}
 
@@ -82,14 +93,20 @@ class PatchCheckReport:
     problems: Tuple[Problem, ...] = ()
 
     @property
+    def verdict(self) -> str:
+        """UNSAFE when any thread is; else UNKNOWN when some thread's slots were not all seen;
+        SAFE only when every thread is, and every thread could be checked."""
+        verdicts = {t.verdict for t in self.threads}
+        return UNSAFE if UNSAFE in verdicts else UNKNOWN if UNKNOWN in verdicts else SAFE
+
+    @property
     def safe(self) -> bool:
-        """SAFE only when every thread is, and every thread could be checked."""
-        return all(t.safe for t in self.threads)
+        return self.verdict == SAFE
 
     def to_json(self) -> Dict[str, Any]:
         ps = self.pointer_size
         return {"arch": self.arch.value, "pointer_size": ps,
-                "verdict": "SAFE" if self.safe else "UNSAFE",
+                "verdict": self.verdict,
                 "functions": [f.to_json(ps) for f in self.functions],
                 "threads": [t.to_json(ps) for t in self.threads],
                 "problems": [p.to_json() for p in self.problems]}
@@ -172,6 +189,7 @@ def patch_check(target: Target, functions: Sequence[str] = (), ranges: Sequence[
     starts = np.array([e.start for e in extents], np.uint64)
     ends = np.array([e.end for e in extents], np.uint64)
     verdicts = []
+    budget = StackBudget(target)
     for thread in target.threads():
         evidence: List[Evidence] = []
         problems: List[Problem] = []
@@ -191,7 +209,7 @@ def patch_check(target: Target, functions: Sequence[str] = (), ranges: Sequence[
             problems.append(Problem("patch_check.no_stack",
                                     "no stack memory in the dump: the thread cannot be cleared"))
         else:
-            start, values, probs = thread_slots(ctx, thread, regs)
+            start, values, probs = budget.thread_slots(ctx, thread, regs)
             problems.extend(probs)
             slots = len(values)
             i = np.searchsorted(starts, values, side="right").astype(np.int64) - 1
@@ -206,10 +224,18 @@ def patch_check(target: Target, functions: Sequence[str] = (), ranges: Sequence[
                         evidence.append(Evidence(e.spec, "slot", start + k * ctx.pointer_size,
                                                  value, bool(lengths[j]),
                                                  _sym(ctx, value, bool(lengths[j]))))
-        safe = not evidence and thread.stack_end is not None
-        verdicts.append(ThreadVerdict(thread.tid, safe, slots, tuple(evidence), tuple(problems)))
+        verdicts.append(ThreadVerdict(thread.tid, _verdict(thread, evidence, problems), slots,
+                                      tuple(evidence), tuple(problems)))
     return PatchCheckReport(target.arch, target.pointer_size, tuple(extents), tuple(verdicts),
                             tuple(ctx.problems))
+
+
+def _verdict(thread, evidence: List[Evidence], problems: List[Problem]) -> str:
+    if evidence or thread.stack_start is None or thread.stack_end is None:
+        return UNSAFE
+    if any(p.code in UNSEEN_SLOTS for p in problems):
+        return UNKNOWN
+    return SAFE
 
 
 def _any_inside(values: np.ndarray, starts: np.ndarray, ends: np.ndarray) -> np.ndarray:

@@ -241,7 +241,7 @@ def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[in
     ctx = WalkContext(target, resolver)
     ranges = code_ranges(ctx)
     regions = []
-    budget = _file_bytes(target)
+    budget = StackBudget(target)
     for thread in target.threads():
         if tids is not None and thread.tid not in tids:
             continue
@@ -250,14 +250,29 @@ def scan_threads(target: Target, resolver: Any = None, *, tids: Optional[List[in
                 "scan.no_stack", "the dump holds no stack memory for this thread"),)))
             continue
         regs, _ = context_of(target, thread)
-        limit = MAX_THREAD_SCAN_BYTES if budget is None else min(MAX_THREAD_SCAN_BYTES, budget)
-        start, values, problems = thread_slots(ctx, thread, regs, limit)
-        if budget is not None:
-            budget -= len(values) * ctx.pointer_size
+        start, values, problems = budget.thread_slots(ctx, thread, regs)
         regions.append(scan_values(ctx, ranges, start, values, thread.tid, only_verified,
                                    symbolize, problems))
     return ScanReport(target.arch, target.pointer_size, tuple(regions), only_verified,
                       tuple(ctx.problems))
+
+
+class StackBudget:
+    """The scan bounds shared by every whole-stack reader (``scan``, ``patch-check``): a thread
+    reads at most MAX_THREAD_SCAN_BYTES, and all threads together no more than the file holds."""
+
+    def __init__(self, target: Target) -> None:
+        self.left = _file_bytes(target)
+
+    def thread_slots(self, ctx: WalkContext, thread: Thread, regs: Optional[Dict[str, int]]
+                     ) -> Tuple[int, np.ndarray, List[Problem]]:
+        """``thread_slots`` within what is left; a cut is a ``scan.bounded`` problem."""
+        limit = MAX_THREAD_SCAN_BYTES if self.left is None else \
+            min(MAX_THREAD_SCAN_BYTES, self.left)
+        start, values, problems = thread_slots(ctx, thread, regs, limit)
+        if self.left is not None:
+            self.left -= len(values) * ctx.pointer_size
+        return start, values, problems
 
 
 def _file_bytes(target: Target) -> Optional[int]:
