@@ -1,6 +1,7 @@
 """Property tests over the untrusted-input parsers (issue 12): whatever the bytes or text, each
 parser returns or raises our documented error (``DumpkitError``), never anything else.
-About 10k examples per run in all."""
+
+Examples per run: 3000 + 3000 + 2000 + 2000 + 400 + 600 = 11,000 (tests/hostile/README.md)."""
 
 from __future__ import annotations
 
@@ -11,17 +12,19 @@ import tempfile
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+from hypothesis import given, settings, strategies as st  # noqa: E402
 
 from parsers.modload_data import looks_like_debug_blob, parse_debug_blob  # noqa: E402
-from tests.hostile.hostile_inputs import SAMPLE_X64  # noqa: E402
+from tests.hostile.hostile_inputs import REPO, SAMPLE_X64  # noqa: E402
+from tests.hostile.mutate import PROPERTY_SETTINGS  # noqa: E402
 from toolkit.model.errors import DumpkitError  # noqa: E402
-from toolkit.symbols.symbolize import module_from_json  # noqa: E402
+from toolkit.symbols.resolver import Resolver  # noqa: E402
+from toolkit.symbols.symbolize import Symbolizer, format_result, module_from_json  # noqa: E402
 from toolkit.targets.open import open_target  # noqa: E402
 from toolkit.targets.trace import read_trace  # noqa: E402
 from toolkit.waitgraph.builders.transcript_parse import parse_transcript  # noqa: E402
 
-FAST = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = PROPERTY_SETTINGS
 TRANSCRIPT_WORDS = ["0:000> ", "kd> ", "THREAD ", "Cid ", "WAIT: (Executive) ", "PROCESS ",
                     "Object: ", "Name: ", "CritSec ", " at ", "Mutant - owning thread ",
                     "ffffe00011110000 ", "1 Id: 10.20 ", "Resource @ ", "Threads: ", "  ",
@@ -95,3 +98,33 @@ def test_a_dump_with_bytes_flipped_opens_or_is_refused(flips):
         pass
     finally:
         os.unlink(fh.name)
+
+
+SYMBOLIZE_WORDS = ["0x", "0X", "402a3d", "7ff6", "1" * 17, "crash_x64.exe", "crash_x64",
+                   "ntdll.dll", "kernel32", "!", "+", "main", "crash_level2", "crash_read",
+                   "0x1000", "1a2f", " ", "\t", "#", "::", "(int)", "`", "\x00", "\u00e9"]
+
+
+@pytest.fixture(scope="module")
+def symbolize_env(tmp_path_factory):
+    """A resolver over the sample binaries and the modules of a sample dump (built once: the
+    symbols are loaded on the first example and reused)."""
+    resolver = Resolver.from_symbol_path(str(REPO / "samples/bin"),
+                                         cache_dir=tmp_path_factory.mktemp("symbolize-cache"))
+    return resolver, open_target(REPO / "samples/dumps/crash_x64-normal.dmp").modules()
+
+
+@settings(max_examples=600, **FAST)
+@given(st.lists(st.lists(st.sampled_from(SYMBOLIZE_WORDS) | st.text(max_size=6), max_size=6)
+                .map("".join), min_size=1, max_size=12))
+def test_any_symbolize_lines_give_one_result_each_and_text_as_format_result(symbolize_env,
+                                                                            lines):
+    """Every usable line gets a location or a per-line error, never an exception, and the fast
+    text path prints exactly what ``format_result`` prints for those results."""
+    resolver, modules = symbolize_env
+    wanted = [t.strip() for t in lines if t.strip() and not t.strip().startswith("#")]
+    results = list(Symbolizer(resolver, modules).run(lines))
+    assert [r.text for r in results] == wanted
+    assert all((r.location is None) != (r.error is None) for r in results)
+    text = [line for block in Symbolizer(resolver, modules).run_text(lines) for line in block]
+    assert text == [format_result(r) for r in results]
