@@ -16,7 +16,7 @@ from commands.triage_render import (Progress, render_csv, render_json, render_ta
                                     write_html)
 from toolkit.triage.buckets import build_report
 from toolkit.triage.inputs import collect
-from toolkit.triage.runner import DEFAULT_TIMEOUT, run
+from toolkit.triage.runner import DEFAULT_TIMEOUT, run, start_workers
 from toolkit.triage.store import Store
 
 
@@ -44,17 +44,27 @@ def triage(paths: Tuple[str, ...], db: str, jobs: Optional[int], scheduler: Opti
            as_csv: bool, html_file: Optional[str], top: int) -> None:
     """Triage dumps: files, directories, globs, @list.txt, .zip/.tar.* archives, compressed
     dumps. Non-dumps are skipped and named; bad dumps are refused with their reason."""
-    store = Store(db)
     _flush_on_sigterm()
+    # Started first: their imports overlap opening the database and hashing the inputs.
+    workers = None if scheduler else start_workers(jobs, symbol_path, timeout)
+    try:
+        store = Store(db)
+    except BaseException:
+        if workers is not None:
+            workers.close()
+        raise
     staging = tempfile.mkdtemp(prefix="dumpkit-triage-", dir=_staging_parent(db, scheduler))
     try:
         inputs = collect(paths, staging)
         with Progress(enabled=not (as_json or as_csv) or sys.stderr.isatty()) as progress:
             summary = run(inputs, store, jobs=jobs, timeout=timeout, symbol_path=symbol_path,
-                          force=force, scheduler=scheduler, progress=progress.update)
+                          force=force, scheduler=scheduler, progress=progress.update,
+                          workers=workers)
         report = build_report(store.rows(summary.hashes), inputs.skipped,
                               processed=len(summary.processed), known=summary.known, db=db)
     finally:
+        if workers is not None:
+            workers.close()
         store.close()
         shutil.rmtree(staging, ignore_errors=True)
     if html_file:

@@ -219,3 +219,22 @@ def test_a_terminated_run_keeps_what_it_finished_and_the_rerun_does_the_rest(tmp
     assert 1 <= kept
     doc = triage_json(str(inputs), cwd=tmp_path)
     assert doc["known"] == kept and doc["processed"] == 120 - kept
+
+
+def test_two_workers_give_the_buckets_counts_and_refusals_of_one(tmp_path):
+    inputs = tmp_path / "in"
+    inputs.mkdir()
+    originals = sorted(DUMPS.glob("*.dmp"))
+    for i in range(3 * len(originals)):             # enough that both workers queue several
+        src = originals[i % len(originals)]
+        (inputs / f"{i:03d}-{src.name}").write_bytes(src.read_bytes() + i.to_bytes(4, "little"))
+    (inputs / "bad.dmp").write_bytes(b"MDMP" + b"\xff" * 60)
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    one = triage_json("--jobs", "1", str(inputs), cwd=tmp_path / "one")
+    two = triage_json("--jobs", "2", str(inputs), cwd=tmp_path / "two")
+    assert two["processed"] == one["processed"] == 3 * len(originals) + 1
+    assert [(b["bucket"], b["count"]) for b in two["buckets"]] == \
+        [(b["bucket"], b["count"]) for b in one["buckets"]]
+    assert two["buckets"] == one["buckets"]
+    assert two["refused_dumps"] == one["refused_dumps"] and len(one["refused_dumps"]) == 1

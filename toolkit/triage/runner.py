@@ -4,6 +4,8 @@
 The coordinator (this process) alone writes the database; workers get a path and return an
 ``Outcome``. Every worker process keeps its own resolver, so symbols load once per worker, and
 every dump has a deadline (``timeout``): an overrun or a crash is that dump's refusal.
+A caller can ``start_workers`` before it collects and hashes the inputs, so the workers'
+imports overlap that work; ``run`` then uses them (and stops any it does not need).
 On a cluster, paths are made absolute: the workers must see the same files (shared storage).
 """
 
@@ -41,10 +43,29 @@ def default_jobs() -> int:
     return os.cpu_count() or 1
 
 
+def start_workers(jobs: Optional[int] = None, symbol_path: Optional[str] = None,
+                  timeout: float = DEFAULT_TIMEOUT) -> SlotPool:
+    """The local worker processes, started now; pass them to ``run`` (which closes them)."""
+    return SlotPool(jobs or default_jobs(), symbol_path, timeout)
+
+
 def run(inputs: Inputs, store: Store, *, jobs: Optional[int] = None,
         timeout: float = DEFAULT_TIMEOUT, symbol_path: Optional[str] = None,
         force: bool = False, scheduler: Optional[str] = None,
-        progress: Optional[Progress] = None) -> RunSummary:
+        progress: Optional[Progress] = None, workers: Optional[SlotPool] = None) -> RunSummary:
+    """``workers`` (from ``start_workers``, with the same ``symbol_path`` and ``timeout``)
+    replaces starting them here; they are closed when the run ends."""
+    try:
+        return _run(inputs, store, jobs, timeout, symbol_path, force, scheduler, progress,
+                    workers)
+    finally:
+        if workers is not None:
+            workers.close()
+
+
+def _run(inputs: Inputs, store: Store, jobs: Optional[int], timeout: float,
+         symbol_path: Optional[str], force: bool, scheduler: Optional[str],
+         progress: Optional[Progress], workers: Optional[SlotPool]) -> RunSummary:
     summary = RunSummary(inputs)
     known = set() if force else store.known(summary.hashes)
     todo = [item for item in inputs.items if item.sha256 not in known]
@@ -56,7 +77,10 @@ def run(inputs: Inputs, store: Store, *, jobs: Optional[int] = None,
     if scheduler:
         outcomes = _on_cluster(todo, scheduler, symbol_path, timeout)
     else:
-        outcomes = _locally(todo, min(jobs or default_jobs(), len(todo)), symbol_path, timeout)
+        if workers is None:
+            workers = SlotPool(min(jobs or default_jobs(), len(todo)), symbol_path, timeout)
+        workers.shrink(len(todo))
+        outcomes = _locally(todo, workers)
     try:
         for outcome in outcomes:
             store.put(outcome)
@@ -73,9 +97,7 @@ def _request(item: Item, absolute: bool = False) -> Dict[str, Any]:
             "size": item.size, "sha256": item.sha256}
 
 
-def _locally(todo: List[Item], jobs: int, symbol_path: Optional[str],
-             timeout: float) -> Iterator[Outcome]:
-    pool = SlotPool(jobs, symbol_path, timeout)
+def _locally(todo: List[Item], pool: SlotPool) -> Iterator[Outcome]:
     try:
         yield from pool.run([_request(item) for item in todo])
     finally:
@@ -124,4 +146,4 @@ def _on_cluster(todo: List[Item], scheduler: str, symbol_path: Optional[str],
                                                   f"{exc}")
 
 
-__all__ = ["run", "RunSummary", "dask_task", "default_jobs", "DEFAULT_TIMEOUT"]
+__all__ = ["run", "start_workers", "RunSummary", "dask_task", "default_jobs", "DEFAULT_TIMEOUT"]

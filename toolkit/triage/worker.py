@@ -7,7 +7,9 @@ process (``_resolver``): every dump a worker analyses shares its loaded symbols.
 Run as ``python -m toolkit.triage.worker [--symbol-path P]`` it is the child process that
 ``toolkit.triage.slot`` drives: one JSON request per stdin line, one JSON outcome per stdout
 line. A separate process per worker, not a thread, so that a dump which overruns ``--timeout``
-(or crashes the interpreter) is stopped by killing its process.
+(or crashes the interpreter) is stopped by killing its process. The child does its one-time
+set-up (imports, the resolver, siggen's rules, capstone) before it reads a request, then prints
+``READY``: the set-up overlaps the coordinator's own start, and no dump's deadline pays for it.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Dict, Optional
 
 _RESOLVERS: Dict[Optional[str], Any] = {}
+READY: Dict[str, Any] = {"ready": True}     # the child's first line: set-up done
 
 
 @dataclass
@@ -99,6 +102,36 @@ def _without_path(message: str, request: Dict[str, Any]) -> str:
     return message
 
 
+# What analysing the corpus dumps imports lazily beyond ``toolkit.triage.analyze`` itself.
+_WARM_MODULES = ("toolkit.targets.open", "toolkit.targets.minidump.target",
+                 "toolkit.targets.minidump.package", "toolkit.targets.pe.image",
+                 "toolkit.stackwalk.walker", "toolkit.stackwalk.amd64", "toolkit.stackwalk.x86",
+                 "toolkit.seh.exchain", "toolkit.waitgraph.analysis", "pefile", "symbolic")
+
+
+def warm_up(symbol_path: Optional[str]) -> None:
+    """Everything a first dump would otherwise set up: the analysis modules, this symbol path's
+    resolver, siggen's generator (its rule and regex set-up) and the x86/x64 capstone decoders.
+    Each is made once per process and kept; a failure here is left for the first dump to
+    report as its refusal."""
+    import importlib
+    for name in ("toolkit.triage.analyze",) + _WARM_MODULES:
+        try:
+            importlib.import_module(name)
+        except Exception:     # noqa: BLE001 - the first dump that needs it reports it
+            pass
+    try:
+        from toolkit.model.target import Arch
+        from toolkit.triage.instruction import _engine
+        from toolkit.triage.signature import _generator
+        _resolver(symbol_path)
+        _generator()
+        for arch in (Arch.X86, Arch.AMD64):
+            _engine(arch)
+    except Exception:     # noqa: BLE001 - the first dump's own attempt reports it
+        pass
+
+
 def main(argv: Optional[list] = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m toolkit.triage.worker")
     parser.add_argument("--symbol-path", default=None)
@@ -106,6 +139,9 @@ def main(argv: Optional[list] = None) -> None:
     # The protocol owns the real stdout; anything else printed goes to stderr.
     channel = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8")
     sys.stdout = sys.stderr
+    warm_up(args.symbol_path)
+    channel.write(json.dumps(READY) + "\n")
+    channel.flush()
     for line in sys.stdin:
         if not line.strip():
             continue
