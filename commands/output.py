@@ -106,10 +106,13 @@ def emit_json_streamed(command: str, head: Dict[str, Any], key: str,
     out.flush()
 
 
-def emit_json_stream(command: str, key: str, items: Iterable[Dict[str, Any]],
-                     head: Optional[Dict[str, Any]] = None) -> None:
+def emit_json_stream(command: str, key: str, items: Iterable[Any],
+                     head: Optional[Dict[str, Any]] = None, encoded: bool = False) -> None:
     """Print one JSON object whose array ``key`` is written item by item, so memory stays
-    constant however many items come (``symbolize --json`` of millions of lines)."""
+    constant however many items come (``symbolize --json`` of millions of lines).
+    ``encoded``: the items are already compact JSON text (not with ``--pretty``)."""
+    if encoded and PRETTY:
+        raise ValueError("pre-encoded items cannot be indented")
     doc: Dict[str, Any] = {"schema_version": SCHEMA_VERSION, "command": command}
     doc.update(head or {})
     doc[key] = []
@@ -121,7 +124,7 @@ def emit_json_stream(command: str, key: str, items: Iterable[Dict[str, Any]],
     batch = []
     first = True
     for item in items:
-        piece = dumps(item)
+        piece = item if encoded else dumps(item)
         if indent:
             piece = indent + piece.replace("\n", "\n" + indent)
         batch.append(piece)

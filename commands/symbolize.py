@@ -139,13 +139,18 @@ _SPAN = 65536     # addresses resolved per batch: memory stays flat however long
 def _render_trace(engine, trace, ptr: int, as_json: bool, as_jsonl: bool) -> None:  # type: ignore[no-untyped-def]
     events = trace.events
     if as_json:
-        emit_json_stream("symbolize", "events", _trace_docs(engine, events, ptr),
-                         head={"modules": [m.to_module().to_json(ptr) for m in trace.modules]})
+        from commands.output import PRETTY
+        head = {"modules": [m.to_module().to_json(ptr) for m in trace.modules]}
+        if PRETTY:                  # the indenting encoder needs the documents themselves
+            emit_json_stream("symbolize", "events", _trace_docs(engine, events, ptr), head=head)
+        else:
+            emit_json_stream("symbolize", "events", _trace_json(engine, events, ptr), head=head,
+                             encoded=True)
         return
     out = sys.stdout
     for span in _event_spans(events):
         if as_jsonl:
-            out.write("".join(json.dumps(doc) + "\n" for doc in _span_docs(engine, events, span, ptr)))
+            out.write("".join(doc + "\n" for doc in _span_json(engine, events, span, ptr)))
         else:
             out.write(_span_text(engine, events, span, ptr))
     out.flush()
@@ -197,20 +202,53 @@ def _span_text(engine, events, span, ptr: int) -> str:  # type: ignore[no-untype
 
 
 def _span_docs(engine, events, span, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    """Each event's document. A trace repeats its return addresses many times over, so each
+    distinct address of the span is resolved and turned into its frame document once, and
+    events share those (read-only) documents."""
+    import numpy as np
     first, last = span[0], span[1]
     addresses, counts = _span_addresses(events, span)
-    locations = engine.run_addresses(addresses)
+    distinct, which = np.unique(addresses, return_inverse=True)
+    frames = [f.to_json(ptr) for f in engine.run_addresses(distinct)]
+    picked = [frames[k] for k in which.tolist()]
+    stamps = events.timestamps[first:last].tolist()
+    tids = events.thread_ids[first:last].tolist()
     at = 0
-    for i, count in zip(range(first, last), counts.tolist()):
-        yield {"event": i, "timestamp": int(events.timestamps[i]),
-               "thread_id": int(events.thread_ids[i]),
-               "frames": [f.to_json(ptr) for f in locations[at:at + count]]}
+    for i, count, stamp, tid in zip(range(first, last), counts.tolist(), stamps, tids):
+        yield {"event": i, "timestamp": stamp, "thread_id": tid,
+               "frames": picked[at:at + count]}
         at += count
 
 
 def _trace_docs(engine, events, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
     for span in _event_spans(events):
         yield from _span_docs(engine, events, span, ptr)
+
+
+def _span_json(engine, events, span, ptr: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """``json.dumps`` of each of ``_span_docs``' documents, byte for byte, built from each
+    distinct frame's JSON text: encoding a million small frame dicts one event at a time
+    was two thirds of a trace's --json/--jsonl time."""
+    import json
+
+    import numpy as np
+    first, last = span[0], span[1]
+    addresses, counts = _span_addresses(events, span)
+    distinct, which = np.unique(addresses, return_inverse=True)
+    frames = [json.dumps(f.to_json(ptr)) for f in engine.run_addresses(distinct)]
+    picked = [frames[k] for k in which.tolist()]
+    stamps = events.timestamps[first:last].tolist()
+    tids = events.thread_ids[first:last].tolist()
+    at = 0
+    for i, count, stamp, tid in zip(range(first, last), counts.tolist(), stamps, tids):
+        yield (f'{{"event": {i}, "timestamp": {stamp}, "thread_id": {tid}, '
+               f'"frames": [{", ".join(picked[at:at + count])}]}}')
+        at += count
+
+
+def _trace_json(engine, events, ptr: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    for span in _event_spans(events):
+        yield from _span_json(engine, events, span, ptr)
 
 
 def _note_dropped(problems) -> None:  # type: ignore[no-untyped-def]

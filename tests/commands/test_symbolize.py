@@ -162,6 +162,29 @@ def test_trace_capture_then_symbolize_with_only_symbol_files(env):
     assert [e["thread_id"] for e in doc["events"]] == [0x10, 0x11]
 
 
+def test_a_traces_json_jsonl_and_pretty_json_carry_the_same_event_documents(env):
+    """The compact views are assembled from each distinct frame's JSON text; they must say
+    exactly what the documents say, for addresses repeated within and across events."""
+    out = env / "t.trace"
+    events = env / "ev.txt"
+    events.write_text("tid=0x10 crash.exe+0x2a3d crash.exe+0x1000 crash.exe+0x2a3d\n"
+                      "tid=0x12 crash.exe+0x1000 crash.exe+0x2a3d\n")
+    cap = run(["trace", "capture", "--out", str(out), str(corpus_path("symbolic/windows/crash.exe")),
+               "--events", str(events)])
+    assert cap.exit_code == 0, cap.stderr
+    path = store(env, "symbolic/windows/crash.pdb")
+    compact = run(["symbolize", str(out), "-y", path, "--json"]).stdout
+    pretty = run(["symbolize", str(out), "-y", path, "--json", "--pretty"]).stdout
+    lines = run(["symbolize", str(out), "-y", path, "--jsonl"]).stdout.splitlines()
+    assert json.loads(compact) == json.loads(pretty)
+    docs = json.loads(compact)["events"]
+    assert [json.loads(line) for line in lines] == docs
+    assert lines == [json.dumps(doc) for doc in docs]           # json.dumps' own spelling
+    assert [len(doc["frames"]) for doc in docs] == [3, 2]
+    assert docs[0]["frames"][0] == docs[0]["frames"][2] == docs[1]["frames"][1]
+    assert docs[0]["frames"][0]["symbol"] == "main(int, char**)"
+
+
 def test_trace_capture_rejects_a_bad_base_option(env):
     res = run(["trace", "capture", "--out", str(env / "t.trace"),
                str(corpus_path("symbolic/windows/crash.exe")), "--base", "crash.exe"])
