@@ -305,22 +305,10 @@ class MemoryMap:
 
         Raises UnreadableMemory when any byte is absent or ``size`` exceeds ``max_read``.
         """
-        if 0 < size <= self.max_read and address >= 0:
-            i = bisect_right(self._rs, address) - 1
-            if i >= 0:
-                off = address - self._rs[i]
-                if off + size <= self._rz[i]:
-                    return self._slice(self._ro[i] + off, size)
-        if size == 0:
-            return b""
-        if size < 0:
-            raise ValueError(f"negative read size {size}")
-        if size > self.max_read:
+        data = self.try_read(address, size)
+        if data is None:
             raise UnreadableMemory(address, size)
-        pieces, got = self._pieces(address, size)
-        if got < size:
-            raise UnreadableMemory(address, size)
-        return self._join(pieces)
+        return data
 
     def try_read(self, address: int, size: int) -> Optional[bytes]:
         """``read`` without the exception: None where ``read`` raises UnreadableMemory.
