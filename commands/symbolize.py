@@ -201,23 +201,27 @@ def _span_text(engine, events, span, ptr: int) -> str:  # type: ignore[no-untype
     return "\n".join(out.tolist()) + "\n"
 
 
-def _span_docs(engine, events, span, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
-    """Each event's document. A trace repeats its return addresses many times over, so each
-    distinct address of the span is resolved and turned into its frame document once, and
-    events share those (read-only) documents."""
+def _span_events(engine, events, span, ptr: int, encode):  # type: ignore[no-untyped-def]
+    """(event, timestamp, thread id, frames) of each event of the span. A trace repeats its
+    return addresses many times over, so each distinct address is resolved and passed
+    through ``encode`` once, and events share the results (read-only)."""
     import numpy as np
     first, last = span[0], span[1]
     addresses, counts = _span_addresses(events, span)
     distinct, which = np.unique(addresses, return_inverse=True)
-    frames = [f.to_json(ptr) for f in engine.run_addresses(distinct)]
+    frames = [encode(f.to_json(ptr)) for f in engine.run_addresses(distinct)]
     picked = [frames[k] for k in which.tolist()]
     stamps = events.timestamps[first:last].tolist()
     tids = events.thread_ids[first:last].tolist()
     at = 0
     for i, count, stamp, tid in zip(range(first, last), counts.tolist(), stamps, tids):
-        yield {"event": i, "timestamp": stamp, "thread_id": tid,
-               "frames": picked[at:at + count]}
+        yield i, stamp, tid, picked[at:at + count]
         at += count
+
+
+def _span_docs(engine, events, span, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
+    for i, stamp, tid, frames in _span_events(engine, events, span, ptr, lambda doc: doc):
+        yield {"event": i, "timestamp": stamp, "thread_id": tid, "frames": frames}
 
 
 def _trace_docs(engine, events, ptr: int) -> Iterator[Dict[str, Any]]:  # type: ignore[no-untyped-def]
@@ -229,21 +233,9 @@ def _span_json(engine, events, span, ptr: int) -> Iterator[str]:  # type: ignore
     """``json.dumps`` of each of ``_span_docs``' documents, byte for byte, built from each
     distinct frame's JSON text: encoding a million small frame dicts one event at a time
     was two thirds of a trace's --json/--jsonl time."""
-    import json
-
-    import numpy as np
-    first, last = span[0], span[1]
-    addresses, counts = _span_addresses(events, span)
-    distinct, which = np.unique(addresses, return_inverse=True)
-    frames = [json.dumps(f.to_json(ptr)) for f in engine.run_addresses(distinct)]
-    picked = [frames[k] for k in which.tolist()]
-    stamps = events.timestamps[first:last].tolist()
-    tids = events.thread_ids[first:last].tolist()
-    at = 0
-    for i, count, stamp, tid in zip(range(first, last), counts.tolist(), stamps, tids):
+    for i, stamp, tid, frames in _span_events(engine, events, span, ptr, json.dumps):
         yield (f'{{"event": {i}, "timestamp": {stamp}, "thread_id": {tid}, '
-               f'"frames": [{", ".join(picked[at:at + count])}]}}')
-        at += count
+               f'"frames": [{", ".join(frames)}]}}')
 
 
 def _trace_json(engine, events, ptr: int) -> Iterator[str]:  # type: ignore[no-untyped-def]
