@@ -18,7 +18,6 @@ cores only: the script prints the core count and the load average with the numbe
 
 from __future__ import annotations
 
-import argparse
 import os
 import shutil
 import subprocess
@@ -29,8 +28,8 @@ from pathlib import Path
 from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (DEFAULT_CORPUS, DEFAULT_PEER, breakpad_symbol_tree,  # noqa: E402
-                      distinct_copies, load_average, paired_medians, verdict,
+from benchlib import (breakpad_symbol_tree,  # noqa: E402
+                      distinct_copies, load_average, paired_medians, peer_bench_args, verdict,
                       windows_dumps)
 
 
@@ -69,19 +68,7 @@ def run_peer(peer: Path, files: List[Path], tree: Path) -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--dumps", type=int, default=200, help="distinct dumps (default 200)")
-    parser.add_argument("--peer", type=Path, default=DEFAULT_PEER,
-                        help=f"minidump-stackwalk binary (default {DEFAULT_PEER})")
-    parser.add_argument("--rounds", type=int, default=3, help="paired rounds (default 3)")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    args = parser.parse_args()
-    if not args.corpus.is_dir():
-        sys.exit(f"no corpus at {args.corpus}")
-    if not args.peer.is_file():
-        sys.exit(f"no minidump-stackwalk at {args.peer} (see tests/triage_peers.py)")
+    args = peer_bench_args(__doc__, "distinct dumps", rounds=3)
     work = Path(tempfile.mkdtemp(prefix="dumpkit-bench-triage-"))
     try:
         dumps = windows_dumps(args.corpus)

@@ -20,7 +20,6 @@ getrusage), a figure a loaded machine distorts less than wall clock.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import resource
@@ -34,8 +33,8 @@ from pathlib import Path
 from typing import List
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from benchlib import (DEFAULT_CORPUS, DEFAULT_PEER, REPO, breakpad_symbol_tree,  # noqa: E402
-                      distinct_copies, load_average, paired_medians, timed, verdict,
+from benchlib import (REPO, breakpad_symbol_tree,  # noqa: E402
+                      distinct_copies, load_average, paired_medians, peer_bench_args, timed, verdict,
                       windows_dumps)
 
 TARGET_RATIO = 1.1
@@ -89,19 +88,7 @@ def main() -> None:
         files = Path(sys.argv[2]).read_text().split("\n")
         print("%.6f %.6f" % walk_all([f for f in files if f], sys.argv[3]))
         return
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                     formatter_class=argparse.RawDescriptionHelpFormatter,
-                                     epilog=__doc__.split("\n\n", 1)[1])
-    parser.add_argument("--dumps", type=int, default=200, help="dumps per round (default 200)")
-    parser.add_argument("--rounds", type=int, default=5, help="paired rounds (default 5)")
-    parser.add_argument("--peer", type=Path, default=DEFAULT_PEER,
-                        help=f"minidump-stackwalk binary (default {DEFAULT_PEER})")
-    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
-    args = parser.parse_args()
-    if not args.corpus.is_dir():
-        sys.exit(f"no corpus at {args.corpus}")
-    if not args.peer.is_file():
-        sys.exit(f"no minidump-stackwalk at {args.peer} (see tests/triage_peers.py)")
+    args = peer_bench_args(__doc__, "dumps per round", rounds=5)
     work = Path(tempfile.mkdtemp(prefix="dumpkit-bench-walker-"))
     try:
         dumps = windows_dumps(args.corpus)

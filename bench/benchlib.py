@@ -9,6 +9,7 @@ from here), so a bench and the agreement tests measure the same symbols.
 
 from __future__ import annotations
 
+import argparse
 import os
 import shutil
 import statistics
@@ -102,3 +103,24 @@ def verdict(ok: bool) -> str:
 
 __all__ = ["breakpad_symbol_tree", "windows_dumps", "distinct_copies", "timed", "paired_medians",
            "load_average", "verdict", "REPO", "DEFAULT_CORPUS", "DEFAULT_PEER"]
+
+
+def peer_bench_args(doc: str, dumps_help: str, rounds: int) -> argparse.Namespace:
+    """The options of a bench against minidump-stackwalk on the corpus cycle (--dumps,
+    --rounds, --peer, --corpus), parsed; exits with one line when the corpus or peer is absent.
+    ``doc``: the script's docstring, whose first paragraph is the description."""
+    parser = argparse.ArgumentParser(description=doc.split("\n\n")[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=doc.split("\n\n", 1)[1])
+    parser.add_argument("--dumps", type=int, default=200, help=f"{dumps_help} (default 200)")
+    parser.add_argument("--rounds", type=int, default=rounds,
+                        help=f"paired rounds (default {rounds})")
+    parser.add_argument("--peer", type=Path, default=DEFAULT_PEER,
+                        help=f"minidump-stackwalk binary (default {DEFAULT_PEER})")
+    parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
+    args = parser.parse_args()
+    if not args.corpus.is_dir():
+        sys.exit(f"no corpus at {args.corpus}")
+    if not args.peer.is_file():
+        sys.exit(f"no minidump-stackwalk at {args.peer} (see tests/triage_peers.py)")
+    return args
